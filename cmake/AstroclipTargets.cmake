@@ -1,0 +1,50 @@
+# One small helper per kind of target (in the manner of ImHex's cmake helpers).
+
+# astroclip_add_core_library(NAME SOURCES... [DEPS targets...])
+#   A static piece of core/: no Qt allowed; include root is the project root so headers
+#   are included as "core/<folder>/<file>.h".
+function(astroclip_add_core_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  target_compile_options(${name} PRIVATE -Wall -Wextra)
+  target_compile_definitions(${name} PUBLIC
+    ASTROCLIP_RESOURCE_DIR="${ASTROCLIP_RESOURCE_DIR}")
+endfunction()
+
+# astroclip_add_plugin(NAME SOURCES... [DEPS ...])
+#   A reader plugin loaded at run time: a shared library with one extern "C" factory
+#   (see core/ingest/plugin_abi.h). Lands in <build>/plugins so the CLI finds it.
+function(astroclip_add_plugin name)
+  cmake_parse_arguments(ARG "" "OUTPUT_DIR" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} MODULE ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE astroclip_core ${ARG_DEPS})
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR ${CMAKE_BINARY_DIR}/plugins)
+  endif()
+  set_target_properties(${name} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR})
+endfunction()
+
+# astroclip_add_test(NAME SOURCES... LABELS unit|integration|gui|gpu|slow|bench [DEPS ...]
+#                    [FIXTURES_REQUIRED ...] [TIMEOUT s])
+#   A Qt Test executable registered with ctest under its labels.
+function(astroclip_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LABELS;DEPS;FIXTURES_REQUIRED;ENVIRONMENT" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE Qt6::Test astroclip_core ${ARG_DEPS})
+  target_compile_definitions(${name} PRIVATE QT_NO_KEYWORDS
+    ASTROCLIP_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data"
+    ASTROCLIP_BIN_DIR="${CMAKE_BINARY_DIR}/bin"
+    ASTROCLIP_TEST_FIXTURE_DIR="${CMAKE_BINARY_DIR}/test-fixtures")
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "QT_QPA_PLATFORM=offscreen;${ARG_ENVIRONMENT}")
+  if(ARG_FIXTURES_REQUIRED)
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${ARG_FIXTURES_REQUIRED}")
+  endif()
+endfunction()

@@ -1,0 +1,123 @@
+#pragma once
+// The catalog: one SQLite file per project, and the only code that speaks SQL.
+// Typed rows in, typed rows out; schema versions with migrations; WAL; foreign keys;
+// one transaction per batch.
+#include "core/data/records.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace astroclip {
+
+struct ColumnInfo {
+    std::string name;          // as used in --where (truth columns carry a "truth_" prefix)
+    std::string kind;          // "catalog" or "truth"
+    std::string type;          // "integer", "real" or "text"
+    int64_t count = 0;         // non-null values
+    std::optional<double> min, max;  // numeric columns
+    std::optional<std::string> example;  // text columns: one value
+};
+
+struct CatalogInfo {
+    std::string path;
+    int schemaVersion = 0;
+    int64_t objects = 0;
+    int64_t objectsWithImage = 0;      // with a g,r,z cutout
+    int64_t objectsWithBandImages = 0; // with native single-band images only
+    int64_t objectsWithSpectrum = 0;
+    int64_t objectsWithBoth = 0;       // cutout and spectrum
+    int64_t images = 0, spectra = 0;
+    std::vector<ColumnInfo> columns;
+    struct Model { int64_t id; std::string name, stage, path; int64_t step; };
+    std::vector<Model> models;
+    struct Embeddings { std::string model, modality, space; int64_t count; int dim; };
+    std::vector<Embeddings> embeddings;
+    int64_t ingestedFiles = 0, failedFiles = 0;
+};
+
+struct IngestedFile {
+    std::string path;
+    int64_t size = 0;
+    int64_t mtime = 0;         // seconds since epoch
+    std::string status;        // "ok", "skipped", "failed"
+    std::string reader;
+    std::string message;
+    int64_t objects = 0;
+};
+
+struct ObjectPosition {
+    int64_t id;
+    double ra, dec;
+};
+
+class Catalog {
+public:
+    // Opens (creating if allowed) and migrates to the current schema. A catalog written by
+    // a newer build is refused with CatalogError rather than touched.
+    static Catalog open(const std::string& path, bool create = true);
+    static constexpr int kSchemaVersion = 2;
+
+    Catalog(Catalog&&) noexcept;
+    Catalog& operator=(Catalog&&) noexcept;
+    ~Catalog();
+
+    const std::string& path() const;
+    int schemaVersion();
+
+    // RAII transaction: rolls back unless commit() was called.
+    class Transaction {
+    public:
+        explicit Transaction(Catalog& c);
+        ~Transaction();
+        void commit();
+        Transaction(const Transaction&) = delete;
+        Transaction& operator=(const Transaction&) = delete;
+    private:
+        Catalog* c_;
+        bool done_ = false;
+    };
+
+    // --- objects ---
+    // Inserts a new object with its keys, columns, truth, images and spectra. Returns its id.
+    int64_t addObject(const ObjectRecord& rec);
+    // Adds what rec brings to an existing object: new keys, column values (a value the object
+    // already has is replaced), images and spectra; a missing position is filled in.
+    void mergeIntoObject(int64_t id, const ObjectRecord& rec);
+    std::optional<int64_t> findObjectByKey(const std::string& key);
+    std::vector<ObjectPosition> objectPositions();
+    int64_t objectCount();
+    std::vector<std::string> objectKeys(int64_t id);
+    std::optional<std::pair<double, double>> objectPosition(int64_t id);
+
+    // --- columns and queries ---
+    std::vector<ColumnInfo> columns();
+    // Ids of objects matching a user's filter (see where.h); "" selects all. Throws UsageError.
+    std::vector<int64_t> select(const std::string& where);
+    Value value(int64_t id, const std::string& column);
+    // Bulk column read for analysis: values in the order of ids; null → NaN.
+    std::vector<double> numbers(const std::vector<int64_t>& ids, const std::string& column);
+
+    // --- data ---
+    std::vector<ImageRecord> images(int64_t objectId);
+    std::vector<SpectrumRecord> spectra(int64_t objectId);
+
+    // --- ingest bookkeeping ---
+    void recordFile(const IngestedFile& f);
+    std::optional<IngestedFile> file(const std::string& path);
+
+    CatalogInfo info();
+
+    sqlite3* handle();  // for the catalog's own modules and tests; nobody else writes SQL
+
+private:
+    struct Impl;
+    explicit Catalog(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace astroclip

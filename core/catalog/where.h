@@ -1,0 +1,23 @@
+#pragma once
+// Filters typed by a user (`--where`): comparisons of columns with numbers or strings,
+// and/or/not, parentheses. Parsed into SQL whose values are all bound parameters; column
+// names are resolved against the catalog's known columns, never pasted from user text.
+#include "core/data/records.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace astroclip {
+
+struct SqlFilter {
+    std::string sql;            // e.g. ("z" < ?) AND ("class" = ?)
+    std::vector<Value> params;  // bound in order
+};
+
+// resolveColumn maps a user's identifier to a safe SQL column expression, or throws
+// UsageError ("unknown column 'zz'; known: ..."). Parse errors throw UsageError naming the
+// position and what was expected.
+SqlFilter parseWhere(const std::string& expr, const std::function<std::string(const std::string&)>& resolveColumn);
+
+} // namespace astroclip

@@ -1,0 +1,32 @@
+#pragma once
+// Text tables: ECSV (Astropy's "Enhanced CSV": a YAML header behind '# ', then delimited
+// rows) and plain CSV (first row = names). Cells are kept as text; typed access converts.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace astroclip {
+
+struct TextTable {
+    struct Column {
+        std::string name;
+        std::string datatype;  // ECSV datatype ("float64", "string", ...); "" for CSV
+        std::string unit;      // ECSV unit, "" if none
+    };
+    std::string path;
+    std::vector<Column> columns;
+    std::vector<std::vector<std::string>> rows;     // rows[r][c]
+    std::map<std::string, std::string> meta;        // ECSV scalar meta entries, flattened
+
+    int columnIndex(const std::string& name) const;  // case-insensitive, -1 if absent
+    // Numeric column; throws FileError naming the row when a cell is not a number.
+    std::vector<double> numbers(int col) const;
+    bool isNumeric(int col) const;  // every non-empty cell parses as a number
+};
+
+// Reads an ECSV or CSV file (decided by the "# %ECSV" first line). Throws FileError.
+TextTable readTextTable(const std::string& path);
+bool looksLikeEcsv(const std::string& path);
+
+} // namespace astroclip
