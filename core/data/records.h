@@ -51,8 +51,16 @@ struct SpectrumRecord {
 
 // One astronomical object as one file describes it. Objects from several files are linked
 // by any shared key, else by sky position within the match radius.
+//
+// Link keys (lower-case namespace, then the id as the survey writes it):
+//   desi:targetid:<TARGETID>      DESI coadd/redrock rows, simulator cutouts and truth rows
+//   sdss:<PLATE>-<MJD>-<FIBERID>  SDSS spectra
+//   deep2:<OBJNO>                 DEEP2/DEIMOS objects (spec1d files, HST cutouts, the ECSV)
+//   file:<basename>               "this object is described by that file" (catalogues that
+//                                 name their files, e.g. DEEP2's ECSV)
+//   <reader>:<id>                 anything else a reader knows for sure
 struct ObjectRecord {
-    std::vector<std::string> keys;              // e.g. "desi:targetid:39633345008634465", "file:x.fits"
+    std::vector<std::string> keys;              // see above
     std::optional<double> ra, dec;              // degrees (ICRS)
     std::map<std::string, Value> columns;       // catalogue columns (lower-case names)
     std::map<std::string, Value> truth;         // simulator truth (lower-case names)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace astroclip::sim {
 
@@ -40,6 +41,28 @@ struct Galaxy {
         for (int b = 0; b < kBands; ++b) t[b] = bulge.flux[b] + disk.flux[b];
         return t;
     }
+};
+
+} // namespace astroclip::sim
+
+namespace astroclip::sim {
+
+// A galaxy at another redshift that overlaps the cutout (a blend).
+struct Neighbour {
+    Galaxy galaxy;
+    double dxPix = 0, dyPix = 0;          // offset of its centre from the stamp centre
+};
+
+enum class TidalKind { None = 0, Shells = 1, Stream = 2, Tail = 3 };
+const char* tidalKindName(TidalKind k);   // "none", "shells", "stream", "tail"
+
+// Everything one g,r,z cutout shows.
+struct CutoutScene {
+    Galaxy central;                       // centred in the stamp
+    std::vector<Neighbour> neighbours;
+    TidalKind tidal = TidalKind::None;
+    double tidalMuR = 26.0;               // r-band surface brightness of the feature, mag/arcsec²
+    int size = 152;                       // pixels (square)
 };
 
 } // namespace astroclip::sim

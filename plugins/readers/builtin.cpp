@@ -1,9 +1,10 @@
-#include "core/ingest/reader.h"
+#include "plugins/readers/builtin.h"
 
 namespace astroclip {
 
 void registerBuiltinReaders(ReaderRegistry& registry) {
-    (void)registry;
+    registerSpectrumReaders(registry);
+    registerImageAndTableReaders(registry);
 }
 
 } // namespace astroclip

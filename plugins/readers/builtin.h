@@ -1,0 +1,10 @@
+#pragma once
+#include "core/ingest/reader.h"
+
+namespace astroclip {
+// Spectral formats: DESI coadd + redrock, SDSS spec, DEIMOS spec1d, generic spectrum tables.
+void registerSpectrumReaders(ReaderRegistry& registry);
+// Images and catalogues: g,r,z / multi-band cubes, single-band images with WCS (DECam, HST),
+// FITS binary tables, CSV, ECSV.
+void registerImageAndTableReaders(ReaderRegistry& registry);
+} // namespace astroclip

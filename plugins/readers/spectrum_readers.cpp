@@ -1,0 +1,5 @@
+#include "plugins/readers/builtin.h"
+
+namespace astroclip {
+void registerSpectrumReaders(ReaderRegistry&) {}
+} // namespace astroclip
