@@ -25,6 +25,9 @@ struct RenderedCutout {
     std::array<double, kBands> galdepthMag{};   // 5σ depth for a 0.45″ exponential galaxy
 };
 
+// The central galaxy sits at the stamp centre, 0-based pixel (size/2, size/2) with pixel (i, j)
+// the unit square centred on (i, j) (FITS CRPIX = size/2 + 1); neighbours at (dxPix, dyPix)
+// from it; +x west, +y north. Lower layers (noiseless model, truth, noise): render_model.h.
 RenderedCutout renderCutout(const CutoutScene& scene, Rng& rng);
 
 // Writes the cutout as the Legacy Surveys cutout service does (primary float32 cube
