@@ -37,7 +37,7 @@ struct CatalogInfo {
     std::vector<Model> models;
     struct Embeddings { std::string model, modality, space; int64_t count; int dim; };
     std::vector<Embeddings> embeddings;
-    int64_t ingestedFiles = 0, failedFiles = 0;
+    int64_t ingestedFiles = 0, failedFiles = 0;  // files recorded with status ok / failed
 };
 
 struct IngestedFile {
@@ -55,12 +55,26 @@ struct ObjectPosition {
     double ra, dec;
 };
 
+// Catalogue columns are real columns of the objects table, named after the reader's column:
+// lower-cased, other characters than [a-z0-9_] → '_', a leading digit prefixed with '_'.
+// Truth columns are stored as "truth_" + name. A catalogue column called like a field of the
+// object itself (id, ra, dec, source_file_id) or starting with "truth_" is stored as
+// "cat_" + name, so it never clobbers the object's position or poses as truth. Null (and
+// NaN) values are not stored, so they never erase a known value. A column's type is that of
+// the first value stored (integer, real, text); integer widens to real when a real arrives.
+//
+// A Catalog is used by one thread at a time (the connection takes no locks of its own);
+// other threads or processes open their own Catalog on the same file.
 class Catalog {
 public:
     // Opens (creating if allowed) and migrates to the current schema. A catalog written by
     // a newer build is refused with CatalogError rather than touched.
     static Catalog open(const std::string& path, bool create = true);
     static constexpr int kSchemaVersion = 2;
+    // For tests of migrations: like open(), but creates or upgrades the schema only up to
+    // `version` (1..kSchemaVersion); a newer file is opened as it is. Only the parts of the
+    // API that exist at that version work (v1: objects, columns, images, spectra, files).
+    static Catalog openAtVersion(const std::string& path, int version);
 
     Catalog(Catalog&&) noexcept;
     Catalog& operator=(Catalog&&) noexcept;
@@ -69,7 +83,9 @@ public:
     const std::string& path() const;
     int schemaVersion();
 
-    // RAII transaction: rolls back unless commit() was called.
+    // RAII transaction: rolls back unless commit() was called. Transactions nest (an inner
+    // one is a savepoint). Bulk writes go in one per batch: addObject inside a caller's
+    // transaction is all or nothing by itself too (a failed one leaves nothing behind).
     class Transaction {
     public:
         explicit Transaction(Catalog& c);
@@ -93,6 +109,10 @@ public:
     int64_t objectCount();
     std::vector<std::string> objectKeys(int64_t id);
     std::optional<std::pair<double, double>> objectPosition(int64_t id);
+    // Everything stored for one object: keys, position, catalogue columns (under their
+    // catalog names, see columns()), truth (without the "truth_" prefix), images, spectra
+    // and the file that first described it. Throws CatalogError for an unknown id.
+    ObjectRecord object(int64_t id);
 
     // --- columns and queries ---
     std::vector<ColumnInfo> columns();

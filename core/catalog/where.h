@@ -2,6 +2,8 @@
 // Filters typed by a user (`--where`): comparisons of columns with numbers or strings,
 // and/or/not, parentheses. Parsed into SQL whose values are all bound parameters; column
 // names are resolved against the catalog's known columns, never pasted from user text.
+// Also `is [not] null`, `[not] between a and b`, `[not] in (v, ...)`. A comparison with a
+// missing value is false, so `not (z < 1)` is exactly what `z < 1` leaves out.
 #include "core/data/records.h"
 
 #include <functional>
