@@ -323,6 +323,13 @@ void FitsFile::writeImage(const std::vector<long>& shape, const float* data, con
 void FitsFile::writeImage(const std::vector<long>& shape, const int16_t* data, const std::string& extname) {
     writeImageImpl(F(f_), *this, SHORT_IMG, TSHORT, shape, data, extname);
 }
+void FitsFile::writeImage(const std::vector<long>& shape, const int32_t* data, const std::string& extname) {
+    static_assert(sizeof(int) == sizeof(int32_t));
+    writeImageImpl(F(f_), *this, LONG_IMG, TINT, shape, data, extname);
+}
+void FitsFile::writeImage(const std::vector<long>& shape, const double* data, const std::string& extname) {
+    writeImageImpl(F(f_), *this, DOUBLE_IMG, TDOUBLE, shape, data, extname);
+}
 
 void FitsFile::writeKey(const std::string& key, const std::string& value, const std::string& comment) {
     int status = 0;

@@ -73,6 +73,8 @@ public:
     // Appends an image HDU (the primary if the file is empty). shape in C order.
     void writeImage(const std::vector<long>& shape, const float* data, const std::string& extname = "");
     void writeImage(const std::vector<long>& shape, const int16_t* data, const std::string& extname = "");
+    void writeImage(const std::vector<long>& shape, const int32_t* data, const std::string& extname = "");
+    void writeImage(const std::vector<long>& shape, const double* data, const std::string& extname = "");
     void writeEmptyPrimary();
     void writeKey(const std::string& key, const std::string& value, const std::string& comment = "");
     void writeKey(const std::string& key, const char* value, const std::string& comment = "");
