@@ -47,6 +47,9 @@ struct SpectrumRecord {
     std::string format;               // reader name, e.g. "desi-coadd"
     std::string native;               // how to find the native arrays again, e.g. "B,R,Z arms row 0"
     double nativeWaveMin = 0, nativeWaveMax = 0;  // Å, native coverage (for display)
+    // Unit of `flux` (ivar is its inverse square). Flux-calibrated surveys keep the default;
+    // uncalibrated spectra (DEIMOS spec1d: counts/hour) say so instead of pretending.
+    std::string unit = "1e-17 erg/s/cm2/Angstrom";
 };
 
 // One astronomical object as one file describes it. Objects from several files are linked
