@@ -167,9 +167,7 @@ std::vector<ReaderRegistry::PluginLoad> ReaderRegistry::loadPluginDir(const std:
     return out;
 }
 
-ReaderRegistry ReaderRegistry::withBuiltins() {
-    ReaderRegistry reg;
-    registerBuiltinReaders(reg);
+std::vector<ReaderRegistry::PluginLoad> ReaderRegistry::loadPluginsFromSearchPath() {
     std::vector<std::string> dirs;
     if (const char* env = std::getenv("ASTROCLIP_PLUGIN_PATH")) {
         std::stringstream ss(env);
@@ -180,8 +178,10 @@ ReaderRegistry ReaderRegistry::withBuiltins() {
     std::error_code ec;
     auto exe = fs::read_symlink("/proc/self/exe", ec);
     if (!ec) dirs.push_back((exe.parent_path().parent_path() / "plugins").string());
-    for (const auto& d : dirs) reg.loadPluginDir(d);
-    return reg;
+    std::vector<PluginLoad> loads;
+    for (const auto& d : dirs)
+        for (auto& l : loadPluginDir(d)) loads.push_back(std::move(l));
+    return loads;
 }
 
 } // namespace astroclip

@@ -83,16 +83,14 @@ public:
     std::vector<PluginLoad> loadPluginDir(const std::string& dir);
     PluginLoad loadPlugin(const std::string& path);
 
-    // Registry with the built-in readers (plugins/readers) and the plugins found in
-    // $ASTROCLIP_PLUGIN_PATH (colon-separated) and <exe>/../plugins.
-    static ReaderRegistry withBuiltins();
+    // Loads the plugins found in $ASTROCLIP_PLUGIN_PATH (colon-separated folders) and in
+    // <exe>/../plugins. The built-in readers are not core's business: see
+    // plugins/readers/builtin.h, defaultReaderRegistry().
+    std::vector<PluginLoad> loadPluginsFromSearchPath();
 
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
-
-// Implemented by plugins/readers (linked into every executable that ingests).
-void registerBuiltinReaders(ReaderRegistry& registry);
 
 } // namespace astroclip

@@ -7,4 +7,11 @@ void registerBuiltinReaders(ReaderRegistry& registry) {
     registerImageAndTableReaders(registry);
 }
 
+ReaderRegistry defaultReaderRegistry() {
+    ReaderRegistry registry;
+    registerBuiltinReaders(registry);
+    registry.loadPluginsFromSearchPath();
+    return registry;
+}
+
 } // namespace astroclip

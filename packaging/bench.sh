@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Benchmarks of the foundation, each beside a peer in the same run, printed as a table.
+#   simulator: galaxies/s per core at 64 and 152 px (no peer)
+#   ingest:    files/s of `astroclip ingest` on a simulated survey vs astropy reading the same files
+#   import:    a 1M-row FITS catalogue into the catalog vs Python sqlite3 executemany
+# Usage: packaging/bench.sh [N_GALAXIES=300] [N_ROWS=1000000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash packaging/setup.sh --with-test-peers >/dev/null
+ngal=${1:-300}
+nrows=${2:-1000000}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bin=build/bin/astroclip
+py=/usr/bin/python3
+now() { date +%s.%N; }
+
+rows=()
+for size in 64 152; do
+  t0=$(now)
+  $bin simulate --out "$work/sim$size" --n "$ngal" --size "$size" --threads 1 --no-ingest --quiet >/dev/null
+  t1=$(now)
+  rows+=("simulate ${size}px, 1 thread|$(echo "$ngal / ($t1 - $t0)" | bc -l | xargs printf '%.1f') galaxies/s|—|—")
+done
+
+# Ingest the 152-px survey: ours (read + link + write the catalog) vs astropy (read only).
+nfiles=$(find "$work/sim152" -name '*.fits' | wc -l)
+t0=$(now)
+$bin ingest --catalog "$work/ingest.sqlite" --quiet "$work/sim152" >/dev/null
+t1=$(now)
+ours=$(echo "$nfiles / ($t1 - $t0)" | bc -l)
+read -r pn pt < <($py packaging/bench/astropy_read.py "$work/sim152")
+peer=$(echo "$pn / $pt" | bc -l)
+rows+=("ingest $nfiles files (read+link+store)|$(printf '%.1f' "$ours") files/s|astropy read-only $(printf '%.1f' "$peer") files/s|$(echo "$ours / $peer" | bc -l | xargs printf '%.2f')×")
+
+# 1M-row catalogue import.
+$py packaging/bench/make_table.py "$nrows" "$work/table.fits"
+t0=$(now)
+$bin ingest --catalog "$work/import.sqlite" --quiet "$work/table.fits" >/dev/null
+t1=$(now)
+ours=$(echo "$t1 - $t0" | bc -l)
+read -r pn pread pins < <($py packaging/bench/sqlite_import.py "$work/table.fits" "$work/peer.sqlite")
+peer=$(echo "$pread + $pins" | bc -l)
+rows+=("import $nrows-row FITS table|$(printf '%.2f' "$ours") s ($(echo "$nrows / $ours" | bc -l | xargs printf '%.0f') rows/s)|astropy+sqlite3 executemany $(printf '%.2f' "$peer") s (insert alone $(printf '%.2f' "$pins") s)|$(echo "$peer / $ours" | bc -l | xargs printf '%.2f')× faster")
+
+printf '\n| benchmark | AstroCLIP | peer | ratio |\n|---|---|---|---|\n'
+for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done
+echo
+echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
