@@ -37,7 +37,7 @@ function(astroclip_add_test name)
     ASTROCLIP_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data"
     ASTROCLIP_BIN_DIR="${CMAKE_BINARY_DIR}/bin"
     ASTROCLIP_TEST_FIXTURE_DIR="${CMAKE_BINARY_DIR}/test-fixtures")
-  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests AUTOMOC ON)
   add_test(NAME ${name} COMMAND ${name})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)

@@ -128,6 +128,9 @@ public:
 
     // --- ingest bookkeeping ---
     void recordFile(const IngestedFile& f);
+    // Removes the images and spectra a file contributed (before it is read again because it
+    // changed), so a re-ingest replaces them instead of adding copies. Returns rows removed.
+    int64_t forgetFileData(const std::string& path);
     std::optional<IngestedFile> file(const std::string& path);
 
     CatalogInfo info();

@@ -204,6 +204,18 @@ void Catalog::recordFile(const IngestedFile& f) {
     s.step("recording an ingested file");
 }
 
+int64_t Catalog::forgetFileData(const std::string& path) {
+    int64_t removed = 0;
+    for (const char* sqlText : {"DELETE FROM images WHERE path = ?1", "DELETE FROM spectra WHERE path = ?1"}) {
+        auto& s = impl_->stmt(sqlText);
+        sql::Use u(s);
+        s.bind(1, path);
+        s.step("removing data of a re-ingested file");
+        removed += sqlite3_changes(impl_->db);
+    }
+    return removed;
+}
+
 std::optional<IngestedFile> Catalog::file(const std::string& path) {
     auto& q = impl_->stmt("SELECT path, size, mtime, status, reader, message, objects FROM ingested_files WHERE path = ?1");
     sql::Use u(q);

@@ -54,12 +54,11 @@ void SkyMatcher::add(int64_t id, double ra, double dec) {
                    points_.size() - 1);
 }
 
-int64_t SkyMatcher::nearest(double ra, double dec) const {
+std::vector<int64_t> SkyMatcher::within(double ra, double dec) const {
     double x, y, z;
     unitVector(ra, dec, x, y, z);
     const long cx = long(std::floor(x / cellSize_)), cy = long(std::floor(y / cellSize_)), cz = long(std::floor(z / cellSize_));
-    int64_t best = -1;
-    double bestD2 = chord_ * chord_;
+    std::vector<std::pair<double, int64_t>> hits;
     for (long dx = -1; dx <= 1; ++dx)
         for (long dy = -1; dy <= 1; ++dy)
             for (long dz = -1; dz <= 1; ++dz) {
@@ -67,10 +66,18 @@ int64_t SkyMatcher::nearest(double ra, double dec) const {
                 for (auto it = b; it != e; ++it) {
                     const Point& p = points_[it->second];
                     const double d2 = (p.x - x) * (p.x - x) + (p.y - y) * (p.y - y) + (p.z - z) * (p.z - z);
-                    if (d2 <= bestD2) { bestD2 = d2; best = p.id; }
+                    if (d2 <= chord_ * chord_) hits.push_back({d2, p.id});
                 }
             }
-    return best;
+    std::sort(hits.begin(), hits.end());
+    std::vector<int64_t> ids;
+    for (const auto& h : hits) ids.push_back(h.second);
+    return ids;
+}
+
+int64_t SkyMatcher::nearest(double ra, double dec) const {
+    const auto ids = within(ra, dec);
+    return ids.empty() ? -1 : ids.front();
 }
 
 // ---------------------------------------------------------------- ingest
@@ -112,6 +119,25 @@ int64_t mtimeSeconds(const fs::path& p) {
     return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+// The survey part of a key: "desi:targetid:123" → "desi:targetid". "file:" keys only say
+// which files describe an object, so they never tell two objects apart.
+std::string keyNamespace(const std::string& key) {
+    const auto pos = key.rfind(':');
+    return pos == std::string::npos ? std::string() : key.substr(0, pos);
+}
+
+// Two distinct ids of the same survey name two objects, however close on the sky (close
+// pairs are real, and a survey's own ids are the better evidence).
+bool idsConflict(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    for (const auto& ka : a) {
+        const auto ns = keyNamespace(ka);
+        if (ns.empty() || ns == "file") continue;
+        for (const auto& kb : b)
+            if (kb != ka && keyNamespace(kb) == ns) return true;
+    }
+    return false;
+}
+
 // Links each record to an existing object (by key first, then by position) or creates one.
 class ObjectLinker {
 public:
@@ -132,7 +158,9 @@ public:
             }
         }
         const bool hasPos = rec.ra && rec.dec && std::isfinite(*rec.ra) && std::isfinite(*rec.dec);
-        if (target < 0 && hasPos) target = sky_.nearest(*rec.ra, *rec.dec);
+        if (target < 0 && hasPos)
+            for (int64_t candidate : sky_.within(*rec.ra, *rec.dec))
+                if (!idsConflict(rec.keys, catalog_.objectKeys(candidate))) { target = candidate; break; }
         if (target >= 0) {
             const bool hadPos = bool(catalog_.objectPosition(target));
             catalog_.mergeIntoObject(target, rec);
@@ -211,6 +239,8 @@ IngestSummary ingestPaths(Catalog& catalog, const std::vector<std::string>& path
                 } else {
                     Catalog::Transaction tx(catalog);
                     try {
+                        // A changed file replaces what it contributed before, never adds copies.
+                        if (auto prev = catalog.file(out.path); prev && prev->status == "ok") catalog.forgetFileData(out.path);
                         for (auto& rec : result.objects) {
                             if (rec.sourceFile.empty()) rec.sourceFile = out.path;
                             if (linker.store(rec)) ++out.objectsLinked;

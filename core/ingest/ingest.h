@@ -51,6 +51,8 @@ public:
     void add(int64_t id, double raDeg, double decDeg);
     // Nearest object within the radius, or -1.
     int64_t nearest(double raDeg, double decDeg) const;
+    // Every object within the radius, nearest first.
+    std::vector<int64_t> within(double raDeg, double decDeg) const;
     size_t size() const { return points_.size(); }
 
 private:

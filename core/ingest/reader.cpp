@@ -66,8 +66,10 @@ FileProbe probeFile(const std::string& path) {
                     h.shape = {f.numRows()};
                     for (const auto& c : f.columns()) h.columns.push_back(upper(c.name));
                 }
-                for (const char* k : kProbeKeys)
-                    if (auto v = f.keyString(k)) h.keys[k] = *v;
+                for (const auto& [name, value] : f.keywords())
+                    if (std::find_if(std::begin(kProbeKeys), std::end(kProbeKeys),
+                                     [&](const char* k) { return name == k; }) != std::end(kProbeKeys))
+                        h.keys.emplace(name, value);
                 p.hdus.push_back(std::move(h));
             }
         } catch (const Error&) {

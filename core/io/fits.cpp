@@ -9,6 +9,8 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <string_view>
+#include <cstdlib>
 
 namespace astroclip {
 
@@ -146,6 +148,33 @@ std::optional<int64_t> FitsFile::keyInt(const std::string& key) {
     if (status) { fits_clear_errmsg(); return std::nullopt; }
     return int64_t(v);
 }
+std::vector<std::pair<std::string, std::string>> FitsFile::keywords() {
+    int nkeys = 0, more = 0, status = 0;
+    fits_get_hdrspace(F(f_), &nkeys, &more, &status);
+    check(status, "reading header size");
+    std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(size_t(nkeys));
+    char name[FLEN_KEYWORD], value[FLEN_VALUE], comment[FLEN_COMMENT];
+    for (int i = 1; i <= nkeys; ++i) {
+        fits_read_keyn(F(f_), i, name, value, comment, &status);
+        check(status, "reading header card " + std::to_string(i));
+        std::string v = value;
+        if (!v.empty() && v.front() == '\'') {  // FITS string: quoted, '' escapes a quote, trailing blanks insignificant
+            std::string u;
+            for (size_t k = 1; k < v.size(); ++k) {
+                if (v[k] == '\'') {
+                    if (k + 1 < v.size() && v[k + 1] == '\'') { u += '\''; ++k; }
+                    else break;
+                } else u += v[k];
+            }
+            while (!u.empty() && u.back() == ' ') u.pop_back();
+            v = u;
+        }
+        out.emplace_back(name, v);
+    }
+    return out;
+}
+
 std::string FitsFile::headerCards(int* ncards) {
     char* header = nullptr;
     int n = 0, status = 0;
@@ -214,26 +243,28 @@ std::vector<FitsColumn> FitsFile::columns() {
     fits_get_num_cols(F(f_), &ncols, &status);
     check(status, "counting table columns");
     std::vector<FitsColumn> cols(ncols);
+    // Names and units from one pass over the header (looking up each absent TUNITn would
+    // scan the whole header once per column).
+    for (const auto& [key, value] : keywords()) {
+        const bool isName = key.rfind("TTYPE", 0) == 0, isUnit = key.rfind("TUNIT", 0) == 0;
+        if (!isName && !isUnit) continue;
+        const int n = std::atoi(key.c_str() + 5);
+        if (n < 1 || n > ncols) continue;
+        (isName ? cols[n - 1].name : cols[n - 1].unit) = value;
+    }
     for (int i = 1; i <= ncols; ++i) {
-        char key[FLEN_KEYWORD], value[FLEN_VALUE];
-        fits_make_keyn("TTYPE", i, key, &status);
-        fits_read_key(F(f_), TSTRING, key, value, nullptr, &status);
-        check(status, "reading column names");
-        cols[i - 1].name = value;
         fits_get_coltype(F(f_), i, &cols[i - 1].typecode, &cols[i - 1].repeat, &cols[i - 1].width, &status);
-        check(status, "reading type of column " + cols[i - 1].name);
-        fits_make_keyn("TUNIT", i, key, &status);
-        int s2 = 0;
-        if (fits_read_key(F(f_), TSTRING, key, value, nullptr, &s2) == 0) cols[i - 1].unit = value;
-        fits_clear_errmsg();
+        check(status, "reading type of column " + std::to_string(i));
     }
     return cols;
 }
 int FitsFile::columnIndex(const std::string& name) {
-    const auto cols = columns();
     const std::string want = upper(name);
-    for (size_t i = 0; i < cols.size(); ++i)
-        if (upper(cols[i].name) == want) return int(i) + 1;
+    int i = 1;
+    for (const auto& c : columns()) {
+        if (upper(c.name) == want) return i;
+        ++i;
+    }
     return 0;
 }
 std::vector<double> FitsFile::readColumnDouble(int col, long firstRow, long nrows) {
@@ -263,16 +294,24 @@ std::vector<std::string> FitsFile::readColumnString(int col, long firstRow, long
     int status = 0, dispwidth = 0;
     fits_get_col_display_width(F(f_), col, &dispwidth, &status);
     check(status, "reading column width");
-    std::vector<char> buf(size_t(dispwidth) + 1);
-    for (long r = 0; r < nrows; ++r) {
-        char* p = buf.data();
+    // Chunks of rows per CFITSIO call: one call per row costs ~10x more on large tables.
+    constexpr long kChunk = 4096;
+    const size_t stride = size_t(dispwidth) + 1;
+    std::vector<char> buf(stride * size_t(std::min(nrows, kChunk)));
+    std::vector<char*> ptrs(size_t(std::min(nrows, kChunk)));
+    for (long start = 0; start < nrows; start += kChunk) {
+        const long n = std::min(kChunk, nrows - start);
+        for (long r = 0; r < n; ++r) ptrs[r] = buf.data() + size_t(r) * stride;
         int anynul = 0;
-        fits_read_col(F(f_), TSTRING, col, firstRow + r, 1, 1, nullptr, &p, &anynul, &status);
+        fits_read_col(F(f_), TSTRING, col, firstRow + start, 1, n, nullptr, ptrs.data(), &anynul, &status);
         check(status, "reading text column " + std::to_string(col));
-        std::string s = p;
-        while (!s.empty() && s.back() == ' ') s.pop_back();
-        size_t b = s.find_first_not_of(' ');
-        out[r] = b == std::string::npos ? std::string() : s.substr(b);
+        for (long r = 0; r < n; ++r) {
+            std::string_view sv(ptrs[r]);
+            const size_t b = sv.find_first_not_of(' ');
+            if (b == std::string_view::npos) continue;
+            const size_t e = sv.find_last_not_of(' ');
+            out[start + r] = std::string(sv.substr(b, e - b + 1));
+        }
     }
     return out;
 }

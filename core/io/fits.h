@@ -50,6 +50,9 @@ public:
     std::optional<std::string> keyString(const std::string& key);
     std::optional<double> keyDouble(const std::string& key);
     std::optional<int64_t> keyInt(const std::string& key);
+    // Every keyword of the current HDU in order, read in one pass: name → value text (string
+    // values unquoted, others as written). Much cheaper than many lookups of absent keys.
+    std::vector<std::pair<std::string, std::string>> keywords();
     // The whole header as 80-character cards without the END card (for wcslib).
     std::string headerCards(int* ncards);
 
