@@ -85,7 +85,10 @@ Rendered simulateOne(const SimParams& p, int64_t index) {
     Rng td = makeRng(p.seed, index, kTidal);
     if (u01(td) < std::min(1.0, p.tidalFraction * tidalWeight(o.truth))) {
         o.tidal = drawTidalKind(o.truth, td);
-        o.tidalMuR = 25.0 + 2.0 * u01(td);
+        // Rest-frame ridge brightness of observed shells and streams (~24.5–26.5 r mag/arcsec²),
+        // then Tolman dimming, 10 log10(1+z) mag: what the survey sees fades with redshift, so
+        // features are easy to spot at z ≈ 0.1 (observed ≈ 25–27) and all but lost at z ≈ 1.
+        o.tidalMuR = 24.5 + 2.0 * u01(td) + 10.0 * std::log10(1.0 + o.truth.z);
     }
 
     // Spectrum: noiseless fibre model, then the three arms with their own noise.

@@ -6,6 +6,8 @@
 #include "core/catalog/catalog.h"
 
 #include <QDirIterator>
+
+#include <cmath>
 #include <QtTest>
 
 class TestSurveyFiles : public QObject {
@@ -75,6 +77,19 @@ print(n)
             QVERIFY2(std::abs(z - tz) < 0.01, qPrintable(QString("z %1 vs truth %2").arg(z).arg(tz)));
         }
         QVERIFY2(flagged < 15, qPrintable(QString("%1 of 300 redshift fits flagged").arg(flagged)));
+    }
+
+    // Tidal features are drawn at a rest-frame surface brightness and dimmed as (1+z)^4: the
+    // observed brightness in the truth table carries exactly that dimming.
+    void tidalSurfaceBrightnessIsTolmanDimmed() {
+        auto cat = astroclip::Catalog::open((fixtureSurvey() + "/catalog.sqlite").toStdString(), false);
+        const auto ids = cat.select("truth_tidal = 1");
+        QVERIFY2(!ids.empty(), "no tidal features in the 300-galaxy fixture survey");
+        const auto mu = cat.numbers(ids, "truth_tidal_mu_r"), z = cat.numbers(ids, "truth_z");
+        for (size_t i = 0; i < ids.size(); ++i) {
+            const double rest = mu[i] - 10.0 * std::log10(1.0 + z[i]);
+            QVERIFY2(rest >= 24.5 - 1e-9 && rest <= 26.5 + 1e-9, qPrintable(QString("rest-frame mu %1").arg(rest)));
+        }
     }
 };
 
