@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake ninja-build pkg-config
   libcfitsio-dev wcslib-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
+  libssl-dev              # SHA-256 of checkpoints
   qt6-base-dev            # Qt Test now; Widgets for the desktop app
   libopenblas0-openmp     # fast BLAS for LibTorch (reference BLAS is ~17x slower)
 )
