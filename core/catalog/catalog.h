@@ -132,6 +132,8 @@ public:
     // changed), so a re-ingest replaces them instead of adding copies. Returns rows removed.
     int64_t forgetFileData(const std::string& path);
     std::optional<IngestedFile> file(const std::string& path);
+    // Every ingested-file record, ordered by path (e.g. to fingerprint what the catalog holds).
+    std::vector<IngestedFile> files();
 
     CatalogInfo info();
 

@@ -224,6 +224,15 @@ std::optional<IngestedFile> Catalog::file(const std::string& path) {
     return IngestedFile{q.text(0), q.int64(1), q.int64(2), q.text(3), q.text(4), q.text(5), q.int64(6)};
 }
 
+std::vector<IngestedFile> Catalog::files() {
+    auto& q = impl_->stmt("SELECT path, size, mtime, status, reader, message, objects FROM ingested_files ORDER BY path");
+    sql::Use u(q);
+    std::vector<IngestedFile> out;
+    while (q.step("listing ingested files"))
+        out.push_back(IngestedFile{q.text(0), q.int64(1), q.int64(2), q.text(3), q.text(4), q.text(5), q.int64(6)});
+    return out;
+}
+
 // ---------------------------------------------------------------- summary
 
 CatalogInfo Catalog::info() {

@@ -231,6 +231,26 @@ std::vector<double> FitsFile::readImageDouble() {
     return readImageAs<double>(F(f_), *this, TDOUBLE, std::numeric_limits<double>::quiet_NaN());
 }
 
+std::vector<float> FitsFile::readImagePlaneFloat(long plane) {
+    const auto shape = imageShape();
+    const std::string where = "HDU " + std::to_string(currentHdu()) + ": ";
+    if (shape.size() < 2) throw FileError(path_, where + "not a 2-D image or cube, cannot read plane " + std::to_string(plane));
+    const long planes = shape.size() == 2 ? 1 : shape[shape.size() - 3];
+    for (size_t i = 0; i + 3 < shape.size(); ++i)
+        if (shape[i] != 1) throw FileError(path_, where + "image has more than 3 axes longer than 1");
+    if (plane < 0 || plane >= planes)
+        throw FileError(path_, where + "has " + std::to_string(planes) + " plane(s), no plane " + std::to_string(plane));
+    const long height = shape[shape.size() - 2], width = shape.back();
+    if (height <= 0 || width <= 0) return {};
+    std::vector<float> data(static_cast<size_t>(height) * static_cast<size_t>(width));
+    const LONGLONG first = static_cast<LONGLONG>(plane) * height * width + 1;  // 1-based, FITS pixel order
+    float nullval = std::numeric_limits<float>::quiet_NaN();
+    int status = 0, anynul = 0;
+    fits_read_img(F(f_), TFLOAT, first, static_cast<LONGLONG>(data.size()), &nullval, data.data(), &anynul, &status);
+    if (status) throw FileError(path_, where + "reading image plane " + std::to_string(plane) + ": " + cfitsioMessage(status));
+    return data;
+}
+
 long FitsFile::numRows() {
     long n = 0;
     int status = 0;

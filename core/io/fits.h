@@ -62,6 +62,10 @@ public:
     // Reads the whole current image as float/double; undefined (BLANK) pixels become NaN.
     std::vector<float> readImageFloat();
     std::vector<double> readImageDouble();
+    // Reads one plane [H][W] of the current image as float (BLANK → NaN), touching only that
+    // plane's bytes: plane p of a {P, H, W} cube (higher axes must be 1), or plane 0 of a
+    // 2-D image. Throws FileError for a plane out of range or an image of other dimensions.
+    std::vector<float> readImagePlaneFloat(long plane);
 
     // --- tables ---
     long numRows();
