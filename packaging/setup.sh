@@ -2,7 +2,7 @@
 # Installs what AstroCLIP Studio needs on Debian 12 (if missing) and builds it into build/.
 # Usage: packaging/setup.sh [--with-test-peers]
 #   --with-test-peers  also install the independent peers the test suite checks against
-#                      and benchmarks use (astropy, numpy under /usr/bin/python3; fitsverify; bc).
+#                      and benchmarks use (astropy, numpy, torch under /usr/bin/python3; fitsverify; bc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,10 +11,11 @@ packages=(
   libcfitsio-dev wcslib-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libssl-dev              # SHA-256 of checkpoints
   qt6-base-dev            # Qt Test now; Widgets for the desktop app
+  libtorch-dev            # LibTorch 1.13 (CPU) for the encoders and the trainer
   libopenblas0-openmp     # fast BLAS for LibTorch (reference BLAS is ~17x slower)
 )
 if [[ " $* " == *" --with-test-peers "* ]]; then
-  packages+=(fitsverify python3-astropy python3-numpy bc)
+  packages+=(fitsverify python3-astropy python3-numpy python3-torch bc)
 fi
 
 missing=()

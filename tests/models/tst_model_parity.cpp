@@ -1,0 +1,141 @@
+// Parity with an independent PyTorch implementation (reference_models.py, run with Debian's
+// python3-torch): the same seeded weights, moved by name through a safetensors file, and the
+// same inputs give the same outputs for the ViT (incl. registers, iBOT mask and pos-embed
+// interpolation to other grids), SpecFormer (tokens, reconstruction, folded spectrum) and
+// both kinds of alignment head.
+#include "core/models/alignment_head.h"
+#include "core/models/specformer.h"
+#include "core/models/state_dict.h"
+#include "core/models/torch_safetensors.h"
+#include "core/models/vit.h"
+
+#include "model_test_util.h"
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace astroclip;
+using namespace astroclip::models;
+using namespace astroclip::models::test;
+
+namespace {
+
+constexpr double kTolerance = 1e-5;  // fp32
+
+} // namespace
+
+class TestModelParity : public QObject {
+    Q_OBJECT
+private:
+    QTemporaryDir dir_;
+    StateDict reference_;
+
+    const torch::Tensor& ref(const std::string& name) const { return reference_.at(name); }
+
+    void compare(const char* what, const torch::Tensor& ours, const std::string& name) {
+        const auto& theirs = ref(name);
+        QCOMPARE(shapeOf(ours), shapeOf(theirs));
+        const double diff = maxAbsDiff(ours, theirs);
+        qInfo("%s: max |C++ − PyTorch| = %.3g (values up to %.3g)", what, diff,
+              theirs.abs().max().item<double>());
+        QVERIFY2(diff < kTolerance, qPrintable(QString("%1 differs by %2").arg(what).arg(diff)));
+    }
+
+private Q_SLOTS:
+    void initTestCase() {
+        useAllCores();
+        const QString python = "/usr/bin/python3";
+        if (!QFileInfo::exists(python)) QSKIP("/usr/bin/python3 is not available");
+        QVERIFY(dir_.isValid());
+        const QString out = dir_.filePath("reference.safetensors");
+        QProcess process;
+        process.setProcessChannelMode(QProcess::MergedChannels);
+        process.start(python, {QStringLiteral(MODELS_REFERENCE_SCRIPT), out});
+        QVERIFY(process.waitForFinished(120000));
+        const QString log = QString::fromUtf8(process.readAll());
+        if (log.contains("No module named 'torch'") || log.contains("No module named 'numpy'"))
+            QSKIP("python3-torch / numpy are not installed for /usr/bin/python3");
+        QVERIFY2(process.exitCode() == 0, qPrintable(log));
+        reference_ = readStateDict(out.toStdString());
+    }
+
+    void visionTransformer() {
+        ViTConfig c;
+        c.name = "ViT-reference";
+        c.imageSize = 32;
+        c.patchSize = 8;
+        c.embedDim = 48;
+        c.depth = 2;
+        c.numHeads = 3;
+        c.numRegisterTokens = 2;
+        VisionTransformer vit(c);
+        vit->eval();
+        importStateDict(*vit, selectPrefix(reference_, "vit."), c.name);
+        torch::NoGradGuard noGrad;
+        const auto mask = ref("in.vit.mask");
+        QVERIFY(mask.any().item<bool>());
+        const std::vector<std::tuple<std::string, torch::Tensor, torch::Tensor>> runs{
+            {"32", ref("in.vit.images"), {}},
+            {"32m", ref("in.vit.images"), mask},
+            {"48", ref("in.vit.images48"), {}},
+            {"24x40", ref("in.vit.images24x40"), {}}};
+        for (const auto& [tag, images, m] : runs) {
+            const auto out = vit->forward(images, m);
+            compare(("ViT CLS @" + tag).c_str(), out.cls, "out.vit.cls" + tag);
+            compare(("ViT registers @" + tag).c_str(), out.registers, "out.vit.reg" + tag);
+            compare(("ViT patches @" + tag).c_str(), out.patches, "out.vit.patches" + tag);
+        }
+        compare("pos_embed on a 6×6 grid", interpolatePosEmbed(vit->pos_embed, 6, 6), "out.vit.pos6x6");
+    }
+
+    void specFormer() {
+        SpecFormerConfig c;
+        c.name = "SpecFormer-reference";
+        c.inputLength = 205;
+        c.patchLength = 16;
+        c.patchStride = 8;
+        c.embedDim = 32;
+        c.depth = 2;
+        c.numHeads = 4;
+        c.maxTokens = 32;
+        SpecFormer model(c);
+        model->eval();
+        importStateDict(*model, selectPrefix(reference_, "spec."), c.name);
+        torch::NoGradGuard noGrad;
+        const auto in = model->tokenize(ref("in.spec.flux"));
+        compare("SpecFormer input tokens", in.tokens, "out.spec.input_tokens");
+        const auto out = model->encode(in.tokens);
+        compare("SpecFormer tokens", out.tokens, "out.spec.tokens");
+        compare("SpecFormer reconstruction", out.reconstruction, "out.spec.reconstruction");
+        const auto spectrum = model->reconstructSpectrum(out, in, 205);
+        const auto& expected = ref("out.spec.spectrum");
+        QVERIFY(torch::equal(torch::isnan(spectrum), torch::isnan(expected)));
+        compare("SpecFormer folded spectrum (covered pixels)", spectrum.slice(1, 0, 200),
+                "out.spec.spectrum_covered");
+    }
+
+    void alignmentHeads_data() {
+        QTest::addColumn<QString>("tag");
+        QTest::addColumn<bool>("spectrum");
+        QTest::newRow("spectrum head (E ≠ kdim, residual)") << "spec" << true;
+        QTest::newRow("image head (E = kdim, no residual)") << "image" << false;
+    }
+    void alignmentHeads() {
+        QFETCH(QString, tag);
+        QFETCH(bool, spectrum);
+        const std::string prefix = "head_" + tag.toStdString();
+        const int64_t embed = spectrum ? 24 : 32;
+        auto c = spectrum ? AlignmentHeadConfig::forSpectra(32, embed) : AlignmentHeadConfig::forImages(32, embed);
+        AlignmentHead head(c);
+        head->eval();
+        importStateDict(*head, selectPrefix(reference_, prefix + "."), "alignment head " + c.name);
+        torch::NoGradGuard noGrad;
+        const auto out = head->forward(ref("in." + prefix + ".tokens"));
+        compare((prefix + " embedding").c_str(), out.embedding, "out." + prefix + ".embedding");
+        compare((prefix + " attention").c_str(), out.attention, "out." + prefix + ".attention");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestModelParity)
+#include "tst_model_parity.moc"
