@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 namespace astroclip {
 
@@ -207,8 +208,11 @@ IngestSummary ingestPaths(Catalog& catalog, const std::vector<std::string>& path
         std::error_code ec;
         const int64_t size = int64_t(fs::file_size(file, ec));
         const int64_t mtime = mtimeSeconds(file);
+        // What the catalog remembers of this path, looked up once per file.
+        const std::optional<IngestedFile> prev = catalog.file(out.path);
+        const bool previouslyOk = prev && prev->status == "ok";
         if (!params.reingestUnchanged) {
-            if (auto prev = catalog.file(out.path); prev && prev->status == "ok" && prev->size == size && prev->mtime == mtime) {
+            if (previouslyOk && prev->size == size && prev->mtime == mtime) {
                 out.status = FileOutcome::Status::Skipped;
                 out.reader = prev->reader;
                 out.message = "already ingested, unchanged";
@@ -240,7 +244,7 @@ IngestSummary ingestPaths(Catalog& catalog, const std::vector<std::string>& path
                     Catalog::Transaction tx(catalog);
                     try {
                         // A changed file replaces what it contributed before, never adds copies.
-                        if (auto prev = catalog.file(out.path); prev && prev->status == "ok") catalog.forgetFileData(out.path);
+                        if (previouslyOk) catalog.forgetFileData(out.path);
                         for (auto& rec : result.objects) {
                             if (rec.sourceFile.empty()) rec.sourceFile = out.path;
                             if (linker.store(rec)) ++out.objectsLinked;
@@ -270,8 +274,7 @@ IngestSummary ingestPaths(Catalog& catalog, const std::vector<std::string>& path
         if (out.status != FileOutcome::Status::Ok) {
             // Failures and skips are remembered too (info reports them), but never in place
             // of an earlier good ingest of the same path.
-            auto prev = catalog.file(out.path);
-            if (!prev || prev->status != "ok")
+            if (!previouslyOk)
                 catalog.recordFile({out.path, size, mtime, statusName(out.status), out.reader, out.message, 0});
         }
         summary.files.push_back(out);
