@@ -1,0 +1,126 @@
+#include "core/embed/encode.h"
+
+#include "core/common/error.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cassert>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace astroclip::embed {
+
+namespace {
+
+// Puts modules into eval mode for the duration of a call and gives each back the mode it had,
+// also when a batch throws (Cancelled, a CUDA error): the caller may be in the middle of
+// training the same modules.
+class EvalModeScope {
+public:
+    explicit EvalModeScope(std::vector<torch::nn::Module*> modules) {
+        for (auto* m : modules) {
+            if (!m) continue;
+            saved_.emplace_back(m, m->is_training());
+            m->eval();
+        }
+    }
+    ~EvalModeScope() {
+        for (auto& [m, training] : saved_) m->train(training);
+    }
+    EvalModeScope(const EvalModeScope&) = delete;
+    EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+private:
+    std::vector<std::pair<torch::nn::Module*, bool>> saved_;
+};
+
+// A device without an index ("cuda") stands for whichever device of that type the model is on.
+void requireOnDevice(const torch::nn::Module& module, const c10::Device& device, const std::string& what) {
+    const auto parameters = module.parameters();
+    if (parameters.empty()) return;
+    const auto have = parameters.front().device();
+    if (have.type() != device.type() || (device.has_index() && have.index() != device.index()))
+        throw UsageError("the " + what + " lives on " + have.str() + " but encoding was asked to run on " +
+                         device.str() + ": move the model there first");
+}
+
+void requireBatchSize(const EncodeOptions& options) {
+    if (options.batchSize < 1)
+        throw UsageError("the embedding batch size must be at least 1, got " + std::to_string(options.batchSize));
+}
+
+void requireHeadFits(const models::AlignmentHeadImpl* head, int64_t tokenDim, const std::string& backbone) {
+    if (head && head->config().tokenDim != tokenDim)
+        throw UsageError("alignment head '" + head->config().name + "' takes tokens of width " +
+                         std::to_string(head->config().tokenDim) + " but the " + backbone + " produces " +
+                         std::to_string(tokenDim) + ": use the head trained with this backbone");
+}
+
+// Runs `encodeBatch` over [N, ...] in slices of options.batchSize without gradients and
+// gathers the [b, width] results into one float32 CPU tensor [N, width]. Progress counts
+// objects; a cancel request is honoured before each batch.
+at::Tensor runBatches(const at::Tensor& input, int64_t width, const EncodeOptions& options,
+                      const std::function<torch::Tensor(const torch::Tensor&)>& encodeBatch) {
+    torch::NoGradGuard noGrad;
+    const int64_t n = input.size(0);
+    auto out = torch::empty({n, width}, torch::kFloat);
+    report(options.progress, {"embed", 0, n, ""});
+    for (int64_t start = 0; start < n; start += options.batchSize) {
+        const int64_t count = std::min(options.batchSize, n - start);
+        const auto batch = input.narrow(0, start, count).to(options.device, torch::kFloat);
+        const auto vectors = encodeBatch(batch);
+        assert(vectors.dim() == 2 && vectors.size(0) == count && vectors.size(1) == width);
+        out.narrow(0, start, count).copy_(vectors.to(torch::kCPU, torch::kFloat));
+        report(options.progress, {"embed", start + count, n, ""});
+    }
+    return out;
+}
+
+} // namespace
+
+at::Tensor encodeImages(models::VisionTransformerImpl& vit, const at::Tensor& images,
+                        const stages::ImageNormalization& normalization, const EncodeOptions& options,
+                        models::AlignmentHeadImpl* head) {
+    const auto& cfg = vit.config();
+    if (images.dim() != 4 || images.size(1) != cfg.inChannels)
+        throw UsageError("images to embed must be [N, " + std::to_string(cfg.inChannels) + ", S, S], got " +
+                         c10::str(images.sizes()));
+    if (images.size(2) % cfg.patchSize != 0 || images.size(3) % cfg.patchSize != 0)
+        throw UsageError("images of " + std::to_string(images.size(2)) + "×" + std::to_string(images.size(3)) +
+                         " pixels are not a multiple of ViT '" + cfg.name + "' patches (" +
+                         std::to_string(cfg.patchSize) + " pixels): choose another crop size");
+    requireBatchSize(options);
+    requireHeadFits(head, cfg.embedDim, "ViT '" + cfg.name + "'");
+    requireOnDevice(vit, options.device, "ViT '" + cfg.name + "'");
+    if (head) requireOnDevice(*head, options.device, "image alignment head");
+
+    EvalModeScope eval({&vit, head});
+    const int64_t width = head ? head->config().embedDim : cfg.embedDim;
+    return runBatches(images, width, options, [&](const torch::Tensor& batch) {
+        const auto out = vit.forward(stages::normalizeNanomaggies(batch, normalization));
+        return head ? head->forward(out.tokens).embedding : out.cls;
+    });
+}
+
+at::Tensor encodeSpectra(models::SpecFormerImpl& specformer, const at::Tensor& flux, const EncodeOptions& options,
+                         models::AlignmentHeadImpl* head) {
+    const auto& cfg = specformer.config();
+    if (flux.dim() != 2)
+        throw UsageError("spectra to embed must be [N, L], got " + c10::str(flux.sizes()));
+    requireBatchSize(options);
+    requireHeadFits(head, cfg.embedDim, "SpecFormer '" + cfg.name + "'");
+    requireOnDevice(specformer, options.device, "SpecFormer '" + cfg.name + "'");
+    if (head) requireOnDevice(*head, options.device, "spectrum alignment head");
+
+    EvalModeScope eval({&specformer, head});
+    const int64_t width = head ? head->config().embedDim : cfg.embedDim;
+    // forward() → tokenize() rejects spectra that give no patch or too many tokens.
+    return runBatches(flux, width, options, [&](const torch::Tensor& batch) {
+        const auto tokens = specformer.forward(batch).tokens;
+        return head ? head->forward(tokens).embedding : tokens.mean(1);
+    });
+}
+
+} // namespace astroclip::embed
