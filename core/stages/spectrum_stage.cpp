@@ -108,6 +108,10 @@ SpectrumStage::SpectrumStage(std::shared_ptr<const DatasetSnapshot> snapshot, mo
     chunkWidth_ = options_.maskChunkWidth > 0 ? options_.maskChunkWidth : defaultMaskChunkWidth(cfg);
     if (options_.maskChunks < 1)
         throw UsageError("the spectrum stage needs at least one mask chunk per spectrum");
+    options_.finetune.validate(cfg.depth);
+    if (options_.finetune.freeze == FreezeMode::All)
+        throw UsageError("freeze 'all' leaves the spectrum stage nothing to train (its head is the model's own "
+                         "reconstruction head): use 'last:N' or 'none'");
     if (chunkWidth_ > covered_)
         throw UsageError("mask chunks of " + std::to_string(chunkWidth_) + " pixels are wider than the " +
                          std::to_string(covered_) + " pixels the model sees");
@@ -128,7 +132,8 @@ nlohmann::json SpectrumStage::config() const {
             {"mask_chunk_width", chunkWidth_},
             {"ivar_weighted", options_.ivarWeighted},
             {"spectrum_length", length_},
-            {"sampler_seed", options_.samplerSeed}};
+            {"sampler_seed", options_.samplerSeed},
+            {"finetune", options_.finetune.toJson()}};
 }
 
 nlohmann::json SpectrumStage::provenance() const { return snapshotProvenance(*snapshot_, split_); }
@@ -136,7 +141,7 @@ nlohmann::json SpectrumStage::provenance() const { return snapshotProvenance(*sn
 std::vector<train::NamedModule> SpectrumStage::modules() { return {{"", model_.ptr()}}; }
 
 std::vector<train::ParamGroup> SpectrumStage::parameterGroups() {
-    return {train::ParamGroup::fromModule("specformer", "", *model_)};
+    return backboneParamGroups("", *model_, options_.finetune);
 }
 
 std::vector<train::HealthGuard> SpectrumStage::healthGuards() const {
@@ -148,6 +153,7 @@ std::vector<train::HealthGuard> SpectrumStage::healthGuards() const {
 }
 
 train::LossTerms SpectrumStage::step(int64_t /*globalStep*/, const train::StepContext& ctx) {
+    setFrozenPartsToEval(*model_, options_.finetune);
     std::vector<int64_t> rows;
     for (auto i : sampler_.next()) rows.push_back(split_.trainRows[size_t(i)]);
     const auto flux = gatherRows(snapshot_->spectrumFlux, {length_}, rows).to(ctx.device);

@@ -13,6 +13,7 @@
 // never masked.
 #include "core/models/specformer.h"
 #include "core/stages/batching.h"
+#include "core/stages/finetune.h"
 #include "core/stages/stage_data.h"
 #include "core/train/stage.h"
 #include "core/train/train_params.h"
@@ -30,6 +31,9 @@ struct SpectrumStageOptions {
     uint64_t splitSeed = 0;
     uint64_t samplerSeed = 0;
     double embeddingStdFloor = 1e-4;    // health guard: mean-pooled tokens all alike
+    // Continued pre-training of a loaded model: freezing and layer-wise lr decay (finetune.h).
+    // The reconstruction head trains with the final norm; "all" leaves nothing to train.
+    FineTuneOptions finetune;
 };
 
 // AstroCLIP's 50 pixels for 20-pixel patches, scaled with the patch length so a coarse model
