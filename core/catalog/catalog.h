@@ -5,6 +5,7 @@
 #include "core/data/records.h"
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,37 @@ struct IngestedFile {
     std::string reader;
     std::string message;
     int64_t objects = 0;
+};
+
+// A trained model: its checkpoint and how it was made (schema 2, table models).
+struct ModelRecord {
+    int64_t id = 0;                 // assigned by registerModel()
+    std::string name;               // unique within the catalog
+    std::string stage;              // what made it: "image", "spectrum", "clip", "supervised" ...
+    std::string path;               // checkpoint (.safetensors beside its .json)
+    std::string config = "{}";      // JSON text: the configuration it was trained with
+    int64_t step = 0;               // optimizer steps behind the checkpoint
+    std::optional<int64_t> parentId;  // the model it was initialised from
+    int64_t created = 0;            // seconds since epoch (set by the catalog)
+};
+
+// One training session of a model (table training_runs): a resumed training is a new run.
+struct TrainingRunRecord {
+    int64_t id = 0;
+    int64_t modelId = 0;
+    std::string model;              // the model's name (read only)
+    std::string params = "{}";      // JSON text: what the session was asked to do
+    std::string status;             // "running", "finished", "cancelled", "failed"
+    int64_t started = 0;            // seconds since epoch
+    std::optional<int64_t> finished;
+    std::string message;            // why it stopped (cancelled, failed), or a note
+};
+
+// One value of a metric at an optimizer step; NaN where none was stored (NULL, or a value
+// that was not finite when recorded).
+struct MetricSample {
+    int64_t step = 0;
+    double value = 0;
 };
 
 struct ObjectPosition {
@@ -136,6 +168,33 @@ public:
     std::vector<IngestedFile> files();
 
     CatalogInfo info();
+
+    // --- models, training runs and their metrics (schema 2; CatalogError before) ---
+    // Each call is one transaction. JSON arguments must be valid JSON text (UsageError).
+    // Registers a new model and returns its id; UsageError when the name is taken or empty.
+    int64_t registerModel(const ModelRecord& model);
+    // Rewrites the model with model.id (name, stage, path, config, step, parent); UsageError
+    // when the new name belongs to another model, CatalogError for an unknown id.
+    void updateModel(const ModelRecord& model);
+    std::optional<ModelRecord> model(const std::string& name);
+    std::optional<ModelRecord> model(int64_t id);
+    std::vector<ModelRecord> models();  // by id
+
+    // A new run of a model, status "running", started now. Returns its id.
+    int64_t startTrainingRun(int64_t modelId, const std::string& paramsJson);
+    // The metrics of one optimizer step, all in one transaction. Recording a (run, name, step)
+    // again replaces its value, so a resumed run may re-report steps it already reported.
+    void recordMetrics(int64_t runId, int64_t step, const std::vector<std::pair<std::string, double>>& values);
+    // Ends a running run: status "finished", "cancelled" or "failed", with a message saying
+    // why; finished = now. CatalogError when the run is unknown or no longer running.
+    void finishTrainingRun(int64_t runId, const std::string& status, const std::string& message);
+    std::optional<TrainingRunRecord> trainingRun(int64_t runId);
+    // Runs of one model, or of every model, by id.
+    std::vector<TrainingRunRecord> trainingRuns(std::optional<int64_t> modelId = std::nullopt);
+    // A run's metric history: name → samples by ascending step. `name` "" = every metric.
+    std::map<std::string, std::vector<MetricSample>> runMetrics(int64_t runId, const std::string& name = "");
+    // The last recorded value of each metric of a run (its highest step).
+    std::map<std::string, MetricSample> finalMetrics(int64_t runId);
 
     sqlite3* handle();  // for the catalog's own modules and tests; nobody else writes SQL
 
