@@ -5,8 +5,14 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+
+namespace astroclip {
+class Catalog;
+}
 
 namespace astroclip::cli {
 
@@ -20,6 +26,8 @@ constexpr int kExitCancelled = 130;
 // (logs of cluster jobs). Returns false after SIGINT so core stops at a safe point.
 ProgressFn makeProgressBar(bool quiet);
 void installInterruptHandler();
+// True once SIGINT arrived (a second Ctrl-C ends the program at once).
+bool interrupted();
 
 void printJson(const nlohmann::json& j);
 
@@ -30,5 +38,21 @@ Runner addIngestCommand(CLI::App& app);
 Runner addInfoCommand(CLI::App& app);
 Runner addReadersCommand(CLI::App& app);
 Runner addSelectCommand(CLI::App& app);
+Runner addRunsCommand(CLI::App& app);
+Runner addTrainCommand(CLI::App& app);  // astroclip-torch only
+inline constexpr const char* kTrainDescription =
+    "Train a model: image (DINO), spectrum (masked modelling), clip (alignment) or supervised";
+// `name` of astroclip-torch, started with this process's arguments (cmd_forward.cpp).
+Runner addForwardedCommand(CLI::App& app, const std::string& name, const std::string& description, int argc,
+                           char** argv);
+
+// The program: adds the commands, parses, runs the chosen one; errors become one line on
+// stderr and the exit codes above (cli_main.cpp).
+using AddRunner = std::function<void(Runner)>;
+int runCommandLine(int argc, char** argv, const std::function<void(CLI::App&, const AddRunner&)>& addCommands);
+
+// Training runs of a catalog with their final metrics (cmd_runs.cpp); `info` ends with them.
+nlohmann::json trainingRunsJson(Catalog& catalog, std::optional<int64_t> modelId);
+void printTrainingRuns(Catalog& catalog, std::optional<int64_t> modelId);
 
 } // namespace astroclip::cli

@@ -61,7 +61,7 @@ void printInfo(const CatalogInfo& i) {
 } // namespace
 
 Runner addInfoCommand(CLI::App& app) {
-    auto* cmd = app.add_subcommand("info", "Summarise a catalog: counts by modality, columns and ranges, models, embeddings");
+    auto* cmd = app.add_subcommand("info", "Summarise a catalog: counts by modality, columns and ranges, models, embeddings, training runs");
     struct Opts { std::string catalog; bool json = false; };
     auto o = std::make_shared<Opts>();
     cmd->add_option("--catalog", o->catalog, "Catalog file")->required();
@@ -70,8 +70,14 @@ Runner addInfoCommand(CLI::App& app) {
         if (!std::filesystem::exists(o->catalog)) throw UsageError(o->catalog + ": no such catalog");
         auto catalog = Catalog::open(o->catalog, /*create=*/false);
         const auto info = catalog.info();
-        if (o->json) printJson(infoJson(info));
-        else printInfo(info);
+        if (o->json) {
+            auto j = infoJson(info);
+            if (info.schemaVersion >= 2) j["runs"] = trainingRunsJson(catalog, std::nullopt);
+            printJson(j);
+        } else {
+            printInfo(info);
+            if (info.schemaVersion >= 2) printTrainingRuns(catalog, std::nullopt);
+        }
         return 0;
     };
 }

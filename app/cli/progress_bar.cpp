@@ -10,10 +10,16 @@ namespace astroclip::cli {
 
 namespace {
 std::atomic<bool> g_interrupted{false};
-extern "C" void onInterrupt(int) { g_interrupted = true; }
+extern "C" void onInterrupt(int) {
+    // The first Ctrl-C asks the job to stop at a safe point; should that take too long, the
+    // next one ends the program the usual way.
+    if (g_interrupted) std::signal(SIGINT, SIG_DFL);
+    g_interrupted = true;
+}
 } // namespace
 
 void installInterruptHandler() { std::signal(SIGINT, onInterrupt); }
+bool interrupted() { return g_interrupted; }
 
 ProgressFn makeProgressBar(bool quiet) {
     const bool tty = isatty(fileno(stderr));
