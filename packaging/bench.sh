@@ -3,6 +3,7 @@
 #   simulator: galaxies/s per core at 64 and 152 px (no peer)
 #   ingest:    files/s of `astroclip ingest` on a simulated survey vs astropy reading the same files
 #   import:    a 1M-row FITS catalogue into the catalog vs Python sqlite3 executemany
+#   training:  steps/s and peak RSS of ViT supervised and SpecFormer masked-modelling steps vs PyTorch
 # Usage: packaging/bench.sh [N_GALAXIES=300] [N_ROWS=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +43,9 @@ ours=$(echo "$t1 - $t0" | bc -l)
 read -r pn pread pins < <($py packaging/bench/sqlite_import.py "$work/table.fits" "$work/peer.sqlite")
 peer=$(echo "$pread + $pins" | bc -l)
 rows+=("import $nrows-row FITS table|$(printf '%.2f' "$ours") s ($(echo "$nrows / $ours" | bc -l | xargs printf '%.0f') rows/s)|astropy+sqlite3 executemany $(printf '%.2f' "$peer") s (insert alone $(printf '%.2f' "$pins") s)|$(echo "$peer / $ours" | bc -l | xargs printf '%.2f')× faster")
+
+# Training steps: our LibTorch stages vs the same architectures in PyTorch (packaging/bench/training.sh).
+while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/training.sh build/bin)
 
 printf '\n| benchmark | AstroCLIP | peer | ratio |\n|---|---|---|---|\n'
 for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done
