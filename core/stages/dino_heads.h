@@ -14,7 +14,11 @@ namespace astroclip::stages {
 
 struct DinoHeadConfig {
     int64_t hiddenDim = 256;       // DINOv2: 2048
-    int64_t bottleneckDim = 64;    // DINOv2: 256 (384 for iBOT in some configs)
+    // DINOv2: 256 (384 for iBOT in some configs). Keep it wide: cosines between random unit
+    // vectors spread by 1/√d, so a narrow bottleneck makes the initial softmax (τ = 0.1) far
+    // from flat, and flattening it towards a still uniform teacher pulls every image to the
+    // same vector (measured: 32-d lost the teacher's image information, 256-d gained it).
+    int64_t bottleneckDim = 256;
     int64_t prototypes = 1024;     // DINOv2 / AstroDINO: 65,536; modest for CPU models
     void validate() const;         // UsageError for a non-positive size
 };

@@ -73,7 +73,7 @@ at::Tensor ibotLoss(const at::Tensor& studentLogits, const at::Tensor& teacherPr
     // Weight 1 / (masked patches of its image) per patch, so each masked image counts once.
     const auto imageOfPatch = masks.nonzero().select(1, 0);
     const auto weights = 1.0 / perImage.index_select(0, imageOfPatch).to(perPatch.scalar_type()).to(perPatch.device());
-    return (perPatch * weights).sum() / double(maskedImages);
+    return (perPatch * weights).sum() / double(masks.size(0));
 }
 
 at::Tensor koleoLoss(const at::Tensor& features, double eps) {

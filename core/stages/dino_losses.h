@@ -38,8 +38,10 @@ at::Tensor dinoLoss(const at::Tensor& studentLogits, const at::Tensor& teacherPr
 
 // iBOT loss over masked patches. studentLogits and teacherProbs [M, K] for the M masked patches
 // (rows in the order of masks.nonzero()); masks bool [N, P]. Each patch's cross-entropy
-// −Σ p log softmax(z / τ_s) is averaged within its image, then over the images that have at
-// least one masked patch. Returns 0 (with a graph) when nothing is masked.
+// −Σ p log softmax(z / τ_s) is averaged within its image, and the per-image means are summed
+// and divided by N, all N images (masked or not), as DINOv2's iBOTPatchLoss.forward_masked
+// does, so the weight of the term relative to DINO's is DINOv2's. Returns 0 (with a graph)
+// when nothing is masked.
 at::Tensor ibotLoss(const at::Tensor& studentLogits, const at::Tensor& teacherProbs, const at::Tensor& masks,
                     double studentTemperature);
 

@@ -15,12 +15,19 @@
 // rising to 1 on a cosine; at step 0 the teacher is set to the student (DINOv2 does so when
 // training starts, which also makes a student loaded by --init the teacher too).
 //
-// Departures from DINOv2's code, each for a reason measured on small models (see the .cpp):
-//   - head MLPs initialised with std 1/√fan_in instead of 0.02 (dino_heads.h);
-//   - the center is a bias-corrected EMA (centerBiasCorrection), so the first steps are
-//     centred by the mean seen so far rather than by a center still near zero;
-//   - the teacher never uses stochastic depth (DINOv2 builds it without; a shared ViT config
-//     would give it the student's rate).
+// Departures from DINOv2's code:
+//   - head MLPs initialised with std 1/√fan_in instead of 0.02 (dino_heads.h: at narrow
+//     widths 0.02 shrinks the bottleneck ~100× and the biases then erase image differences);
+//   - the center is a bias-corrected EMA (centerBiasCorrection): the first steps are centred
+//     by the mean seen so far, not by a center still near its zero start, which in a short run
+//     lets the shared assignment of every image through as a sharp target;
+//   - prototypes of fixed unit norm (DINO's norm_last_layer; DINOv2 trains weight_g);
+//   - iBOT masks random patches rather than blocks;
+//   - the trainer clips the global gradient norm (DINOv2 clips each module) and keeps one
+//     weight decay (DINOv2 raises it on a cosine);
+//   - freezeLastLayerSteps withholds the prototypes' gradient, so AdamW keeps no state for them
+//     until they train (DINOv2 sets their lr to 0, its moments still accumulating).
+// As in DINOv2, the teacher has no stochastic depth.
 //
 // The iBOT head is shared with the DINO head (DINOv2's and AstroDINO's default) unless
 // ibotSeparateHead; a separate one has its own MLP and prototypes and a teacher copy.
@@ -90,8 +97,9 @@ struct ImageStageConfig {
 // global crops 56 px, local 24 px) that learns within a few hundred steps. "small", "base",
 // "large": AstroDINO's geometry (patch 12; cutouts of 152 px, global crops 144 px, 8 local
 // crops of 60 px; 65,536 prototypes), "large" being AstroCLIP's image encoder; GPU models.
-// UsageError for another name.
-ImageStageConfig imageStageConfig(const std::string& preset);
+// `steps` > 0 sets scheduleSteps and scales the teacher-temperature warm-up and the
+// prototype freeze to keep their share of the run. UsageError for another name.
+ImageStageConfig imageStageConfig(const std::string& preset, int64_t steps = 0);
 // The trainer parameters that go with a configuration: steps = config.scheduleSteps, AdamW
 // with DINOv2's square-root batch scaling of the learning rate, warm-up, clipping at 3.
 train::TrainParams imageTrainParams(const ImageStageConfig& config);
