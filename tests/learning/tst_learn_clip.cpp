@@ -4,11 +4,9 @@
 // figure is the median rank of an image's true spectrum among all held-out spectra (~1,000 at
 // once, chance ≈ 500), from embed::encodeImages/encodeSpectra through the heads.
 //
-// Backbones: the SpecFormer that tst_learn_spectrum pre-trained (fixture learned_spectrum).
-// The image side is a tiny ViT at its seeded random initialisation: the DINO image stage is
-// being fixed elsewhere (tests/learning/tst_learn_image.cpp, fixture learned_image, once it
-// exists and saves its teacher backbone); until then a random ViT's tokens, which still carry
-// the cutout's colours and size, stand in. The test measures the heads' learning either way.
+// Backbones: the SpecFormer that tst_learn_spectrum pre-trained (fixture learned_spectrum)
+// and the tiny ViT whose teacher tst_learn_image trained by self-distillation (fixture
+// learned_image), as AstroCLIP aligns its two pre-trained encoders.
 //
 // The margin is what this run reaches (deterministic for the seeds and thread count), reduced
 // for safety. The backbones are checked to stay frozen. Built twice: the default budget
@@ -40,13 +38,13 @@ struct Budget {
     int64_t warmupSteps;
     double minRankGain;  // random-head median rank − trained-head median rank must exceed this
     const char* spectrumBackboneFile;
+    const char* imageBackboneFile;
 };
 #ifdef ASTROCLIP_LEARN_SLOW
-constexpr Budget kBudget{1, 300, 30, 250.0, "spectrum-backbone-slow.safetensors"};
+constexpr Budget kBudget{1, 300, 30, 250.0, "spectrum-backbone-slow.safetensors", "image-backbone-slow.safetensors"};
 #else
-constexpr Budget kBudget{4, 60, 6, 200.0, "spectrum-backbone.safetensors"};
+constexpr Budget kBudget{4, 60, 6, 200.0, "spectrum-backbone.safetensors", "image-backbone.safetensors"};
 #endif
-constexpr uint64_t kImageSeed = 31;
 constexpr int64_t kBatchSize = 32;
 
 struct HeldOutPairs {
@@ -69,7 +67,8 @@ class TestLearnClip : public QObject {
     Q_OBJECT
 
     std::shared_ptr<const DatasetSnapshot> snapshot_;
-    std::string backbonePath_;
+    std::string spectrumBackbonePath_;
+    std::string imageBackbonePath_;
 
 private Q_SLOTS:
     void initTestCase() {
@@ -77,19 +76,22 @@ private Q_SLOTS:
         std::string whyNot;
         snapshot_ = loadSurveySnapshot(kBudget.spectrumDownsample, &whyNot);
         if (!snapshot_) QSKIP(whyNot.c_str());
-        backbonePath_ = workDir() + "/" + kBudget.spectrumBackboneFile;
-        if (!std::filesystem::exists(backbonePath_))
-            QSKIP(qPrintable(QString::fromStdString(backbonePath_) +
-                             " does not exist: the spectrum learning test writes it (run both through ctest)"));
+        spectrumBackbonePath_ = workDir() + "/" + kBudget.spectrumBackboneFile;
+        imageBackbonePath_ = workDir() + "/" + kBudget.imageBackboneFile;
+        for (const auto& path : {spectrumBackbonePath_, imageBackbonePath_})
+            if (!std::filesystem::exists(path))
+                QSKIP(qPrintable(QString::fromStdString(path) +
+                                 " does not exist: the spectrum and image learning tests write them (run them "
+                                 "through ctest)"));
     }
 
     void alignmentPairsHeldOutObjects() {
         QElapsedTimer total;
         total.start();
-        torch::manual_seed(kImageSeed);
         models::VisionTransformer vit(models::ViTConfig::preset("tiny"));
+        models::importStateDict(*vit, models::readStateDict(imageBackbonePath_), "self-distilled tiny ViT");
         models::SpecFormer specformer(tinySpecFormerConfig(kBudget.spectrumDownsample));
-        models::importStateDict(*specformer, models::readStateDict(backbonePath_), "pre-trained tiny SpecFormer");
+        models::importStateDict(*specformer, models::readStateDict(spectrumBackbonePath_), "pre-trained tiny SpecFormer");
 
         stages::ClipStageOptions options;
         options.batchSize = kBatchSize;
@@ -117,7 +119,8 @@ private Q_SLOTS:
         params.device = "cpu";
         params.threads = 2;
         params.seed = 9;
-        const auto backboneBefore = specformer->blocks->parameters().front().clone();
+        const auto spectrumBackboneBefore = specformer->blocks->parameters().front().clone();
+        const auto imageBackboneBefore = vit->blocks->parameters().front().clone();
         QElapsedTimer trainTimer;
         trainTimer.start();
         const auto result = train::train(stage, params);
@@ -125,7 +128,8 @@ private Q_SLOTS:
         QCOMPARE(result.status, train::TrainStatus::Completed);
         QVERIFY(!result.collapsed);
         // Frozen means frozen: the figures below come from the heads alone.
-        QVERIFY(torch::equal(specformer->blocks->parameters().front(), backboneBefore));
+        QVERIFY(torch::equal(specformer->blocks->parameters().front(), spectrumBackboneBefore));
+        QVERIFY(torch::equal(vit->blocks->parameters().front(), imageBackboneBefore));
 
         const double trainedRank = heldOutMedianRank(vit, specformer, stage, heldOut);
         qInfo("CLIP loss %.4f -> %.4f over %lld steps of %lld pairs in %.0f s (%.2f s/step)",
