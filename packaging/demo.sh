@@ -1,10 +1,36 @@
 #!/usr/bin/env bash
 # The main job on the demo survey, headless: set up, build, simulate the demo survey and
-# ingest it into its catalog, then summarise. Cached: a second run reuses the survey.
-# (Training, embedding and evaluation join this pipeline as they land.)
+# ingest it into its catalog, pre-train the three AstroCLIP stages on it with the tiny (CPU)
+# presets — spectra by masked modelling, images by DINOv2-style self-distillation, then the
+# CLIP alignment of the two frozen backbones — and list the runs with their final metrics.
+# Cached: a second run reuses the survey, skips a stage whose run has finished and resumes one
+# that was interrupted (Ctrl-C leaves a checkpoint); delete out/demo-runs/ to train again. Embedding and evaluation join the
+# pipeline as they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/setup.sh
 out=${ASTROCLIP_DEMO_DIR:-out/demo-survey}
-build/bin/astroclip simulate --out "$out" --n "${ASTROCLIP_DEMO_N:-2000}" --seed 1 --size 152
-build/bin/astroclip info --catalog "$out/catalog.sqlite"
+runs=${ASTROCLIP_DEMO_RUNS:-out/demo-runs}
+catalog="$out/catalog.sqlite"
+astroclip=build/bin/astroclip
+$astroclip simulate --out "$out" --n "${ASTROCLIP_DEMO_N:-2000}" --seed 1 --size 152
+$astroclip info --catalog "$catalog"
+
+# train KIND NAME [OPTIONS...]: one stage into $runs/NAME (tiny preset): skipped when that run
+# finished, resumed when it stopped part-way.
+train() {
+  local kind=$1 name=$2 run_file
+  shift 2
+  run_file="$runs/$name/run.json"
+  if [[ -f "$run_file" ]] && grep -q '^  "status": *"finished"' "$run_file"; then
+    echo "$runs/$name: already trained (delete the folder to train again)"
+  elif [[ -f "$run_file" ]]; then
+    $astroclip train "$kind" --catalog "$catalog" --out "$runs/$name" --resume
+  else
+    $astroclip train "$kind" --catalog "$catalog" --out "$runs/$name" --config tiny "$@"
+  fi
+}
+train spectrum spectrum
+train image image
+train clip clip --spectrum-init "$runs/spectrum" --image-init "$runs/image"
+$astroclip runs --catalog "$catalog"
