@@ -82,6 +82,20 @@ struct MetricSample {
     double value = 0;
 };
 
+// Which vectors: one model's embeddings of one modality in one space (table embeddings).
+struct EmbeddingKey {
+    int64_t modelId = 0;
+    std::string modality;           // "image" or "spectrum"
+    std::string space;              // "backbone" (the encoder's own vector) or "aligned" (CLIP)
+};
+
+// Vectors read back: row i of `values` ([ids.size(), dim], float32 row-major) is object ids[i].
+struct EmbeddingMatrix {
+    std::vector<int64_t> ids;       // ascending
+    int dim = 0;
+    std::vector<float> values;
+};
+
 struct ObjectPosition {
     int64_t id;
     double ra, dec;
@@ -195,6 +209,20 @@ public:
     std::map<std::string, std::vector<MetricSample>> runMetrics(int64_t runId, const std::string& name = "");
     // The last recorded value of each metric of a run (its highest step).
     std::map<std::string, MetricSample> finalMetrics(int64_t runId);
+
+    // --- embeddings (schema 2; CatalogError before) ---
+    // Stores vectors [objectIds.size(), dim] (float32 row-major, finite) for the key in one
+    // transaction, replacing what those objects held for it. UsageError for an unknown model
+    // or object, an empty modality or space, a non-finite value, a repeated object id, or a
+    // dim other than that of the vectors already stored under the key (delete them first).
+    void storeEmbeddings(const EmbeddingKey& key, const std::vector<int64_t>& objectIds, const float* vectors, int dim);
+    // The objects holding a vector for the key, ascending (what a resumed `embed` skips).
+    std::vector<int64_t> embeddedObjects(const EmbeddingKey& key);
+    // The key's vectors, of every object or (`only`) of those listed that have one; objects
+    // without a vector are left out, so compare ids. dim 0 when nothing is stored.
+    EmbeddingMatrix embeddings(const EmbeddingKey& key, const std::vector<int64_t>* only = nullptr);
+    // Removes the key's vectors; returns how many were removed.
+    int64_t deleteEmbeddings(const EmbeddingKey& key);
 
     sqlite3* handle();  // for the catalog's own modules and tests; nobody else writes SQL
 
