@@ -1,7 +1,6 @@
 // Embeddings in the catalog: vectors round-trip bit for bit, per (model, modality, space);
 // a batch replaces what its objects held and is all or nothing; the dimension of a key is
-// fixed once stored (until deleted); refusals name the
-// catalog and the problem.
+// fixed once stored (until deleted); refusals name the catalog and the problem.
 #include "catalog_test_util.h"
 
 #include "core/common/error.h"
