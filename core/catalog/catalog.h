@@ -89,6 +89,16 @@ struct EmbeddingKey {
     std::string space;              // "backbone" (the encoder's own vector) or "aligned" (CLIP)
 };
 
+// A stored set of embeddings and what made it (schema 3, table embedding_sets).
+struct EmbeddingSet {
+    EmbeddingKey key;
+    std::string model;              // the model's name (read only)
+    int dim = 0;
+    int64_t count = 0;              // objects with a vector
+    std::string source;             // what made the vectors, e.g. "runs/clip/checkpoint-100 step 100"
+    int64_t updated = 0;            // seconds since epoch of the last store
+};
+
 // Vectors read back: row i of `values` ([ids.size(), dim], float32 row-major) is object ids[i].
 struct EmbeddingMatrix {
     std::vector<int64_t> ids;       // ascending
@@ -116,7 +126,7 @@ public:
     // Opens (creating if allowed) and migrates to the current schema. A catalog written by
     // a newer build is refused with CatalogError rather than touched.
     static Catalog open(const std::string& path, bool create = true);
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
     // For tests of migrations: like open(), but creates or upgrades the schema only up to
     // `version` (1..kSchemaVersion); a newer file is opened as it is. Only the parts of the
     // API that exist at that version work (v1: objects, columns, images, spectra, files).
@@ -210,18 +220,23 @@ public:
     // The last recorded value of each metric of a run (its highest step).
     std::map<std::string, MetricSample> finalMetrics(int64_t runId);
 
-    // --- embeddings (schema 2; CatalogError before) ---
+    // --- embeddings (schema 3; CatalogError before) ---
     // Stores vectors [objectIds.size(), dim] (float32 row-major, finite) for the key in one
-    // transaction, replacing what those objects held for it. UsageError for an unknown model
-    // or object, an empty modality or space, a non-finite value, a repeated object id, or a
-    // dim other than that of the vectors already stored under the key (delete them first).
-    void storeEmbeddings(const EmbeddingKey& key, const std::vector<int64_t>& objectIds, const float* vectors, int dim);
+    // transaction, replacing what those objects held for it; `source` says what made them. The
+    // first store creates the set; later ones must agree with its dim and source (UsageError
+    // otherwise: vectors of another model state or width are never mixed in; delete the set
+    // first). UsageError too for an unknown model or object, an empty modality, space or
+    // source, a non-finite value or a repeated object id; nothing of a refused batch is stored.
+    void storeEmbeddings(const EmbeddingKey& key, const std::vector<int64_t>& objectIds, const float* vectors, int dim,
+                         const std::string& source);
+    std::optional<EmbeddingSet> embeddingSet(const EmbeddingKey& key);
+    std::vector<EmbeddingSet> embeddingSets();  // by model id, modality, space
     // The objects holding a vector for the key, ascending (what a resumed `embed` skips).
     std::vector<int64_t> embeddedObjects(const EmbeddingKey& key);
     // The key's vectors, of every object or (`only`) of those listed that have one; objects
     // without a vector are left out, so compare ids. dim 0 when nothing is stored.
     EmbeddingMatrix embeddings(const EmbeddingKey& key, const std::vector<int64_t>* only = nullptr);
-    // Removes the key's vectors; returns how many were removed.
+    // Removes the set and its vectors; returns how many vectors were removed.
     int64_t deleteEmbeddings(const EmbeddingKey& key);
 
     sqlite3* handle();  // for the catalog's own modules and tests; nobody else writes SQL

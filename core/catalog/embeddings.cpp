@@ -1,7 +1,8 @@
-// Embeddings (schema 2, table embeddings): one float32 vector per (model, modality, space,
-// object), written in batches by `astroclip embed` and read back whole for search, probes and
-// maps. A batch is one transaction, so an interrupted embedding keeps every finished batch and
-// a resumed one skips them (embeddedObjects).
+// Embeddings (tables embeddings and, from schema 3, embedding_sets): one float32 vector per
+// (model, modality, space, object), written in batches by `astroclip embed` and read back whole
+// for search, probes and maps. A batch is one transaction, so an interrupted embedding keeps
+// every finished batch and a resumed one skips them (embeddedObjects). The set row records
+// the dimension and what made the vectors, so one set never mixes model states.
 #include "core/catalog/catalog.h"
 #include "core/catalog/catalog_impl.h"
 
@@ -17,7 +18,7 @@ namespace astroclip {
 namespace {
 
 void requireEmbeddingTable(const std::string& path, int version) {
-    if (version < 2)
+    if (version < 3)
         throw CatalogError(path + ": catalog schema " + std::to_string(version) +
                            " has no embeddings; open it with this build to upgrade it");
 }
@@ -43,10 +44,11 @@ constexpr const char* kKeyWhere = "model_id = ?1 AND modality = ?2 AND space = ?
 } // namespace
 
 void Catalog::storeEmbeddings(const EmbeddingKey& key, const std::vector<int64_t>& objectIds, const float* vectors,
-                              int dim) {
+                              int dim, const std::string& source) {
     Impl& I = *impl_;
     requireEmbeddingTable(I.path, I.version);
     checkKey(I.path, key);
+    if (source.empty()) throw UsageError(I.path + ": " + describe(key) + " need a source (what made them)");
     if (dim < 1) throw UsageError(I.path + ": embeddings need a dimension of at least 1 (got " + std::to_string(dim) + ")");
     if (objectIds.empty()) return;
     if (!vectors) throw UsageError(I.path + ": no vectors given for " + std::to_string(objectIds.size()) + " objects");
@@ -65,14 +67,24 @@ void Catalog::storeEmbeddings(const EmbeddingKey& key, const std::vector<int64_t
                              describe(key));
 
     Transaction tx(*this);
-    {
-        auto& q = I.stmt(std::string("SELECT dim FROM embeddings WHERE ") + kKeyWhere + " LIMIT 1");
-        sql::Use u(q);
-        bindKey(q, key);
-        if (q.step("reading the dimension of stored embeddings") && q.int64(0) != dim)
-            throw UsageError(I.path + ": " + describe(key) + " are " + std::to_string(q.int64(0)) +
+    if (const auto set = embeddingSet(key)) {
+        if (set->dim != dim)
+            throw UsageError(I.path + ": " + describe(key) + " are " + std::to_string(set->dim) +
                              "-dimensional; refusing to add " + std::to_string(dim) +
                              "-dimensional vectors (delete the stored ones first)");
+        if (set->source != source)
+            throw UsageError(I.path + ": " + describe(key) + " were made by " + set->source +
+                             "; refusing to mix in vectors made by " + source + " (delete the stored ones first)");
+    }
+    {
+        auto& upsert = I.stmt(
+            "INSERT INTO embedding_sets(model_id, modality, space, dim, source) VALUES (?1, ?2, ?3, ?4, ?5) "
+            "ON CONFLICT DO UPDATE SET updated = CAST(strftime('%s', 'now') AS INTEGER)");
+        sql::Use u(upsert);
+        bindKey(upsert, key);
+        upsert.bind(4, int64_t(dim));
+        upsert.bind(5, source);
+        upsert.step("recording the embedding set");
     }
     auto& exists = I.stmt("SELECT 1 FROM objects WHERE id = ?1");
     auto& insert = I.stmt(
@@ -94,6 +106,46 @@ void Catalog::storeEmbeddings(const EmbeddingKey& key, const std::vector<int64_t
         insert.step("storing an embedding");
     }
     tx.commit();
+}
+
+namespace {
+
+EmbeddingSet readSet(const sql::Stmt& q) {
+    EmbeddingSet e;
+    e.key = {q.int64(0), q.text(1), q.text(2)};
+    e.model = q.text(3);
+    e.dim = static_cast<int>(q.int64(4));
+    e.source = q.text(5);
+    e.updated = q.int64(6);
+    e.count = q.int64(7);
+    return e;
+}
+
+constexpr const char* kSetQuery =
+    "SELECT s.model_id, s.modality, s.space, m.name, s.dim, s.source, s.updated, "
+    "(SELECT count(*) FROM embeddings e WHERE e.model_id = s.model_id AND e.modality = s.modality "
+    "AND e.space = s.space) FROM embedding_sets s JOIN models m ON m.id = s.model_id";
+
+} // namespace
+
+std::optional<EmbeddingSet> Catalog::embeddingSet(const EmbeddingKey& key) {
+    Impl& I = *impl_;
+    requireEmbeddingTable(I.path, I.version);
+    auto& q = I.stmt(std::string(kSetQuery) + " WHERE s.model_id = ?1 AND s.modality = ?2 AND s.space = ?3");
+    sql::Use u(q);
+    bindKey(q, key);
+    if (!q.step("reading an embedding set")) return std::nullopt;
+    return readSet(q);
+}
+
+std::vector<EmbeddingSet> Catalog::embeddingSets() {
+    Impl& I = *impl_;
+    requireEmbeddingTable(I.path, I.version);
+    auto& q = I.stmt(std::string(kSetQuery) + " ORDER BY s.model_id, s.modality, s.space");
+    sql::Use u(q);
+    std::vector<EmbeddingSet> sets;
+    while (q.step("listing embedding sets")) sets.push_back(readSet(q));
+    return sets;
 }
 
 std::vector<int64_t> Catalog::embeddedObjects(const EmbeddingKey& key) {
@@ -149,11 +201,23 @@ EmbeddingMatrix Catalog::embeddings(const EmbeddingKey& key, const std::vector<i
 int64_t Catalog::deleteEmbeddings(const EmbeddingKey& key) {
     Impl& I = *impl_;
     requireEmbeddingTable(I.path, I.version);
+    Transaction tx(*this);
     auto& d = I.stmt(std::string("DELETE FROM embeddings WHERE ") + kKeyWhere);
-    sql::Use u(d);
-    bindKey(d, key);
-    d.step("deleting embeddings");
-    return sqlite3_changes64(I.db);
+    int64_t removed = 0;
+    {
+        sql::Use u(d);
+        bindKey(d, key);
+        d.step("deleting embeddings");
+        removed = sqlite3_changes64(I.db);
+    }
+    auto& ds = I.stmt(std::string("DELETE FROM embedding_sets WHERE ") + kKeyWhere);
+    {
+        sql::Use u(ds);
+        bindKey(ds, key);
+        ds.step("deleting an embedding set");
+    }
+    tx.commit();
+    return removed;
 }
 
 } // namespace astroclip

@@ -143,7 +143,23 @@ CREATE TABLE labels (
 CREATE INDEX labels_by_object ON labels(object_id);
 )sql";
 
-constexpr const char* kMigrations[] = {kVersion1, kVersion2};
+// v3: one row per set of embeddings (model, modality, space) saying what made its vectors, so
+// vectors of a retrained model are never mixed with older ones and indices know when to rebuild.
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE embedding_sets (
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    modality TEXT NOT NULL,
+    space TEXT NOT NULL,
+    dim INTEGER NOT NULL CHECK (dim > 0),
+    source TEXT NOT NULL DEFAULT '',  -- what made the vectors: a checkpoint and step, an imported file
+    updated INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER)),
+    PRIMARY KEY (model_id, modality, space)
+) WITHOUT ROWID;
+INSERT INTO embedding_sets(model_id, modality, space, dim)
+    SELECT model_id, modality, space, max(dim) FROM embeddings GROUP BY model_id, modality, space;
+)sql";
+
+constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3};
 static_assert(std::size(kMigrations) == Catalog::kSchemaVersion, "one migration per schema version");
 
 } // namespace

@@ -1,6 +1,7 @@
 // Embeddings in the catalog: vectors round-trip bit for bit, per (model, modality, space);
-// a batch replaces what its objects held and is all or nothing; the dimension of a key is
-// fixed once stored (until deleted); refusals name the catalog and the problem.
+// a batch replaces what its objects held and is all or nothing; a set's dimension and source
+// (what made it) are fixed until it is deleted; refusals name the catalog and the problem;
+// a schema-2 catalog's vectors become sets on upgrade.
 #include "catalog_test_util.h"
 
 #include "core/common/error.h"
@@ -14,6 +15,8 @@
 using namespace astroclip;
 
 namespace {
+
+const std::string kSource = "/runs/clip-a/checkpoint-100 step 100";
 
 ModelRecord clipModel(const std::string& name) {
     ModelRecord m;
@@ -66,9 +69,9 @@ private Q_SLOTS:
             model = cat.registerModel(clipModel("clip-a"));
             const EmbeddingKey image{model, "image", "aligned"}, spectrum{model, "spectrum", "aligned"};
             const std::vector<int64_t> firstThree(ids.begin(), ids.begin() + 3);
-            cat.storeEmbeddings(image, firstThree, vectorsFor(firstThree, 4, 0.f).data(), 4);
-            cat.storeEmbeddings(spectrum, ids, vectorsFor(ids, 4, 0.5f).data(), 4);
-            cat.storeEmbeddings({model, "image", "backbone"}, ids, vectorsFor(ids, 6, 0.f).data(), 6);
+            cat.storeEmbeddings(image, firstThree, vectorsFor(firstThree, 4, 0.f).data(), 4, kSource);
+            cat.storeEmbeddings(spectrum, ids, vectorsFor(ids, 4, 0.5f).data(), 4, kSource);
+            cat.storeEmbeddings({model, "image", "backbone"}, ids, vectorsFor(ids, 6, 0.f).data(), 6, kSource);
         }
         // Another connection reads exactly what was written.
         auto cat = Catalog::open(path, false);
@@ -92,18 +95,28 @@ private Q_SLOTS:
         QVERIFY(none.ids.empty());
         QCOMPARE(none.dim, 0);
 
-        // info() counts each key.
+        // info() counts each key; each set says what made it.
         const auto info = cat.info();
         QCOMPARE(info.embeddings.size(), size_t(3));
+        const auto sets = cat.embeddingSets();
+        QCOMPARE(sets.size(), size_t(3));
+        QCOMPARE(sets[0].key.modality, std::string("image"));
+        QCOMPARE(sets[0].key.space, std::string("aligned"));
+        QCOMPARE(sets[0].model, std::string("clip-a"));
+        QCOMPARE(sets[0].count, int64_t(3));
+        QCOMPARE(sets[0].dim, 4);
+        QCOMPARE(sets[0].source, kSource);
+        QCOMPARE(cat.embeddingSet({model, "image", "backbone"})->dim, 6);
+        QVERIFY(!cat.embeddingSet({model, "image", "elsewhere"}));
     }
 
     void batchReplacesItsObjects() {
         auto cat = Catalog::open(fresh());
         const auto ids = addObjects(cat, 3);
         const EmbeddingKey key{cat.registerModel(clipModel("m")), "spectrum", "backbone"};
-        cat.storeEmbeddings(key, ids, vectorsFor(ids, 3, 0.f).data(), 3);
+        cat.storeEmbeddings(key, ids, vectorsFor(ids, 3, 0.f).data(), 3, kSource);
         const std::vector<int64_t> second = {ids[1]};
-        cat.storeEmbeddings(key, second, vectorsFor(second, 3, 7.f).data(), 3);
+        cat.storeEmbeddings(key, second, vectorsFor(second, 3, 7.f).data(), 3, kSource);
         const auto m = cat.embeddings(key);
         QCOMPARE(m.ids, ids);
         QCOMPARE(m.values[3], vectorsFor(second, 3, 7.f)[0]);
@@ -119,6 +132,7 @@ private Q_SLOTS:
         QTest::newRow("repeated object") << "repeat" << "appears twice";
         QTest::newRow("unknown model") << "model" << "no model with id 77";
         QTest::newRow("no space") << "space" << "needs a modality and a space";
+        QTest::newRow("other source") << "source" << "refusing to mix in vectors made by /runs/clip-a/checkpoint-200";
     }
     void refusalsLeaveStoredVectors() {
         QFETCH(QString, problem);
@@ -128,7 +142,7 @@ private Q_SLOTS:
         const auto ids = addObjects(cat, 3);
         EmbeddingKey key{cat.registerModel(clipModel("m")), "image", "aligned"};
         const std::vector<int64_t> first = {ids[0]};
-        cat.storeEmbeddings(key, first, vectorsFor(first, 3, 0.f).data(), 3);
+        cat.storeEmbeddings(key, first, vectorsFor(first, 3, 0.f).data(), 3, kSource);
 
         // A batch that would overwrite ids[0] and add ids[1] before its bad row.
         std::vector<int64_t> batch = {ids[0], ids[1], ids[2]};
@@ -148,8 +162,9 @@ private Q_SLOTS:
         } else if (problem == "space") {
             key.space.clear();
         }
+        const std::string source = problem == "source" ? "/runs/clip-a/checkpoint-200 step 200" : kSource;
         try {
-            cat.storeEmbeddings(key, batch, values.data(), dim);
+            cat.storeEmbeddings(key, batch, values.data(), dim, source);
             QFAIL("the batch was accepted");
         } catch (const UsageError& e) {
             const QString message = QString::fromUtf8(e.what());
@@ -167,14 +182,52 @@ private Q_SLOTS:
         const auto ids = addObjects(cat, 4);
         const int64_t a = cat.registerModel(clipModel("a")), b = cat.registerModel(clipModel("b"));
         for (const int64_t model : {a, b})
-            cat.storeEmbeddings({model, "image", "aligned"}, ids, vectorsFor(ids, 2, 0.f).data(), 2);
+            cat.storeEmbeddings({model, "image", "aligned"}, ids, vectorsFor(ids, 2, 0.f).data(), 2, kSource);
         QCOMPARE(cat.deleteEmbeddings({a, "image", "aligned"}), int64_t(4));
         QVERIFY(cat.embeddedObjects({a, "image", "aligned"}).empty());
+        QVERIFY(!cat.embeddingSet({a, "image", "aligned"}));
+        QCOMPARE(cat.embeddingSets().size(), size_t(1));
         QCOMPARE(cat.embeddedObjects({b, "image", "aligned"}), ids);
         // After deletion a key may take another dimension.
-        cat.storeEmbeddings({a, "image", "aligned"}, ids, vectorsFor(ids, 8, 0.f).data(), 8);
+        cat.storeEmbeddings({a, "image", "aligned"}, ids, vectorsFor(ids, 8, 0.f).data(), 8, kSource);
         QCOMPARE(cat.embeddings({a, "image", "aligned"}).dim, 8);
         QCOMPARE(cat.deleteEmbeddings({a, "spectrum", "aligned"}), int64_t(0));
+    }
+
+    // Vectors stored by a schema-2 build become a set with an empty source: they stay
+    // readable, and a new store (whose source differs) is refused until they are deleted.
+    void upgradeFromSchema2() {
+        const std::string path = fresh();
+        int64_t model = 0;
+        std::vector<int64_t> ids;
+        {
+            auto v2 = Catalog::openAtVersion(path, 2);
+            ids = addObjects(v2, 2);
+            model = v2.registerModel(clipModel("old"));
+            const auto values = vectorsFor(ids, 3, 0.f);
+            for (size_t i = 0; i < ids.size(); ++i) {
+                sqlite3_stmt* st = nullptr;
+                QCOMPARE(sqlite3_prepare_v2(v2.handle(),
+                                            "INSERT INTO embeddings(object_id, model_id, modality, space, dim, vector) "
+                                            "VALUES (?1, ?2, 'image', 'backbone', 3, ?3)",
+                                            -1, &st, nullptr),
+                         SQLITE_OK);
+                sqlite3_bind_int64(st, 1, ids[i]);
+                sqlite3_bind_int64(st, 2, model);
+                sqlite3_bind_blob(st, 3, values.data() + 3 * i, 3 * sizeof(float), SQLITE_TRANSIENT);
+                QCOMPARE(sqlite3_step(st), SQLITE_DONE);
+                sqlite3_finalize(st);
+            }
+        }
+        auto cat = Catalog::open(path, false);
+        const EmbeddingKey key{model, "image", "backbone"};
+        const auto set = cat.embeddingSet(key);
+        QVERIFY(set);
+        QCOMPARE(set->dim, 3);
+        QCOMPARE(set->count, int64_t(2));
+        QCOMPARE(set->source, std::string());
+        QVERIFY(cat.embeddings(key).values == vectorsFor(ids, 3, 0.f));
+        QVERIFY_THROWS_EXCEPTION(UsageError, cat.storeEmbeddings(key, ids, vectorsFor(ids, 3, 1.f).data(), 3, kSource));
     }
 };
 
