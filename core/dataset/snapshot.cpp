@@ -116,7 +116,7 @@ DatasetSnapshot buildSnapshot(Catalog& catalog, const SnapshotParams& params, co
     DatasetSnapshot snap;
     snap.params = params;
     snap.catalogPath = catalog.path();
-    const std::vector<int64_t> selected = catalog.select(params.where);
+    const std::vector<int64_t> selected = params.ids ? *params.ids : catalog.select(params.where);
     snap.fingerprint = catalogFingerprint(catalog, params, selected);
     snap.counts.selected = int64_t(selected.size());
     snap.cropSize = wantImage ? params.cropSize : 0;
@@ -211,7 +211,7 @@ DatasetSnapshot buildSnapshot(Catalog& catalog, const SnapshotParams& params, co
         logWarning("object " + std::to_string(snap.failures[i].id) + " left out: " + snap.failures[i].reason);
     if (snap.failures.size() > kFailuresLogged)
         logWarning("... and " + std::to_string(snap.failures.size() - kFailuresLogged) + " more objects left out");
-    if (snap.ids.empty()) {
+    if (snap.ids.empty() && !params.allowEmpty) {
         std::string message = noObjectMessage(params, snap);
         if (!bandOnlyExample.empty()) message += "; e.g. " + bandOnlyExample;
         throw UsageError(message);

@@ -25,6 +25,10 @@ struct SnapshotParams {
     int spectrumDownsample = 1;           // integer factor on the 7781-px grid (see spectrum_arrays.h)
     std::vector<std::string> columns;     // targets (e.g. truth_z, truth_logmstar): doubles, NaN for null
     uint64_t memoryBudgetBytes = uint64_t(8) << 30;  // refuse a snapshot larger than this
+    // Chunked jobs (embedding a catalog a batch at a time): load exactly these objects, which
+    // the caller selected once; `where` is then ignored.
+    std::optional<std::vector<int64_t>> ids;
+    bool allowEmpty = false;              // return a snapshot with no object instead of refusing it
 };
 
 // Bytes one loaded object takes in a snapshot:
@@ -76,7 +80,7 @@ struct DatasetSnapshot {
 // in `failures` and the rest goes on. Reports per object (stage "snapshot") and throws
 // Cancelled when asked to stop. Throws UsageError for bad parameters or an unknown column,
 // when the snapshot would exceed params.memoryBudgetBytes (suggesting --where), and when no
-// object could be loaded (saying why).
+// object could be loaded (saying why) unless params.allowEmpty.
 // Choice within an object: the first g,r,z cutout at least S pixels wide with the most bands
 // present; the spectrum with the most valid pixels (first on a tie).
 DatasetSnapshot buildSnapshot(Catalog& catalog, const SnapshotParams& params, const ProgressFn& progress = {});

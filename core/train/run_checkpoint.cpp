@@ -20,14 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* const kReservedPrefixes[] = {"optim.", "rng.", "extra."};
-
-bool isReserved(const std::string& name) {
-    for (const char* prefix : kReservedPrefixes)
-        if (name.rfind(prefix, 0) == 0) return true;
-    return false;
-}
-
 bool endsWith(const std::string& text, const std::string& suffix) {
     return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -58,6 +50,12 @@ void refreshLast(const std::string& dir, const std::string& name, const std::vec
 
 } // namespace
 
+bool isReservedTensorName(const std::string& name) {
+    for (const char* prefix : {"optim.", "rng.", "extra."})
+        if (name.rfind(prefix, 0) == 0) return true;
+    return false;
+}
+
 std::pair<std::string, std::string> splitCheckpointPath(const std::string& path) {
     std::string base = path;
     for (const char* ext : {".json", ".safetensors"})
@@ -74,7 +72,7 @@ std::vector<NamedTensor> stageTensors(const std::vector<NamedModule>& modules) {
         if (!module) throw UsageError("stage module '" + prefix + "' is null");
         auto add = [&](const std::string& local, const torch::Tensor& tensor) {
             const std::string name = prefix + local;
-            if (isReserved(name))
+            if (isReservedTensorName(name))
                 throw UsageError("stage tensor '" + name +
                                  "' uses a name the trainer reserves (optim., rng., extra.): rename its module");
             if (!names.insert(name).second)
@@ -138,7 +136,7 @@ void copyModelTensors(const std::vector<NamedTensor>& targets, const std::map<st
         }
     }
     for (const auto& [name, value] : values)
-        if (!isReserved(name) && !known.count(name)) unexpected.push_back(name);
+        if (!isReservedTensorName(name) && !known.count(name)) unexpected.push_back(name);
     if (!missing.empty() || !unexpected.empty() || !wrongShape.empty())
         throw models::WeightsMismatch(what, missing, unexpected, wrongShape);
     torch::NoGradGuard noGrad;
@@ -156,7 +154,7 @@ InitReport initWeights(Stage& stage, const std::string& source, const InitOption
     std::map<std::string, torch::Tensor> values;
     InitReport report;
     for (const auto& [name, tensor] : fileTensors) {
-        if (isReserved(name)) continue;
+        if (isReservedTensorName(name)) continue;
         if (name.rfind(options.filePrefix, 0) != 0) {
             report.ignored.push_back(name);
             continue;

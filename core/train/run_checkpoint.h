@@ -14,6 +14,10 @@ namespace astroclip::train {
 // "<dir>/<name>" → (dir, name); a path ending in ".json" or ".safetensors" has it removed.
 std::pair<std::string, std::string> splitCheckpointPath(const std::string& path);
 
+// True for the names a trainer checkpoint keeps for its own state ("optim.", "rng.",
+// "extra."): never model weights.
+bool isReservedTensorName(const std::string& name);
+
 // Every parameter and buffer of the modules as "<prefix><name>", in module order. Throws
 // UsageError for a duplicate name or one in the trainer's reserved namespaces.
 std::vector<NamedTensor> stageTensors(const std::vector<NamedModule>& modules);

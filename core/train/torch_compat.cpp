@@ -1,4 +1,5 @@
 #include "core/train/torch_compat.h"
+#include "core/train/device.h"
 
 #include "core/common/error.h"
 
@@ -157,3 +158,9 @@ void setParamState(torch::optim::Optimizer& optimizer, const at::Tensor& param,
 }
 
 } // namespace astroclip::train::detail
+
+namespace astroclip::train {
+
+c10::Device resolveDevice(const std::string& request) { return detail::resolveDevice(request); }
+
+} // namespace astroclip::train
