@@ -42,6 +42,9 @@ Runner addRunsCommand(CLI::App& app);
 Runner addTrainCommand(CLI::App& app);  // astroclip-torch only
 inline constexpr const char* kTrainDescription =
     "Train a model: image (DINO), spectrum (masked modelling), clip (alignment) or supervised";
+Runner addEmbedCommand(CLI::App& app);  // astroclip-torch only
+inline constexpr const char* kEmbedDescription =
+    "Embed the catalog's objects with a trained run's encoders (stored in the catalog, resumable)";
 // `name` of astroclip-torch, started with this process's arguments (cmd_forward.cpp).
 Runner addForwardedCommand(CLI::App& app, const std::string& name, const std::string& description, int argc,
                            char** argv);

@@ -4,5 +4,8 @@
 
 int main(int argc, char** argv) {
     using namespace astroclip::cli;
-    return runCommandLine(argc, argv, [](CLI::App& app, const AddRunner& add) { add(addTrainCommand(app)); });
+    return runCommandLine(argc, argv, [](CLI::App& app, const AddRunner& add) {
+        add(addTrainCommand(app));
+        add(addEmbedCommand(app));
+    });
 }
