@@ -11,6 +11,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libcfitsio-dev wcslib-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libssl-dev              # SHA-256 of checkpoints
+  libfaiss-dev            # similarity search and k-NN graphs (core/index, core/maps)
   qt6-base-dev            # Qt Test now; Widgets for the desktop app
   libtorch-dev            # LibTorch 1.13 (CPU) for the encoders and the trainer
   libopenblas0-openmp     # fast BLAS for LibTorch (reference BLAS is ~17x slower)
