@@ -5,6 +5,7 @@
 #   import:    a 1M-row FITS catalogue into the catalog vs Python sqlite3 executemany
 #   training:  steps/s and peak RSS of ViT supervised and SpecFormer masked-modelling steps vs PyTorch
 #   search:    single-query latency (and recall@16) of core/index at 100k and 1M 512-d vectors vs python3-faiss
+#   umap:      UMAP time and trustworthiness at 10k and 100k clustered 512-d points vs umap-learn
 # Usage: packaging/bench.sh [N_GALAXIES=300] [N_ROWS=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,9 @@ while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/training.sh
 
 # Similarity search: core/index vs python3-faiss on the same vectors (packaging/bench/search.sh).
 while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/search.sh build/bin)
+
+# UMAP: wall time and trustworthiness of our maps vs umap-learn 0.5.3 (packaging/bench/umap.sh).
+while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/umap.sh build/bin)
 
 printf '\n| benchmark | AstroCLIP | peer | ratio |\n|---|---|---|---|\n'
 for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done

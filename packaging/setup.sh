@@ -12,12 +12,13 @@ packages=(
   libcfitsio-dev wcslib-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev
   libssl-dev              # SHA-256 of checkpoints
   libfaiss-dev            # similarity search and k-NN graphs (core/index, core/maps)
+  libspectra-dev          # sparse symmetric eigen-solver (on Eigen) for UMAP's spectral init (core/maps)
   qt6-base-dev            # Qt Test now; Widgets for the desktop app
   libtorch-dev            # LibTorch 1.13 (CPU) for the encoders and the trainer
   libopenblas0-openmp     # fast BLAS for LibTorch (reference BLAS is ~17x slower)
 )
 if [[ " $* " == *" --with-test-peers "* ]]; then
-  packages+=(fitsverify python3-astropy python3-numpy python3-torch python3-sklearn bc)
+  packages+=(fitsverify python3-astropy python3-numpy python3-torch python3-sklearn umap-learn bc)
 fi
 
 missing=()
