@@ -45,6 +45,9 @@ inline constexpr const char* kTrainDescription =
 Runner addEmbedCommand(CLI::App& app);  // astroclip-torch only
 inline constexpr const char* kEmbedDescription =
     "Embed the catalog's objects with a trained run's encoders (stored in the catalog, resumable)";
+Runner addProbeCommand(CLI::App& app);  // astroclip-torch only
+inline constexpr const char* kProbeDescription =
+    "Score a model's stored embeddings at predicting a catalog column: k-NN, ridge or MLP probe";
 // `name` of astroclip-torch, started with this process's arguments (cmd_forward.cpp).
 Runner addForwardedCommand(CLI::App& app, const std::string& name, const std::string& description, int argc,
                            char** argv);

@@ -5,7 +5,7 @@
 #include "core/common/error.h"
 #include "core/embed/embed_job.h"
 
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
 
 #include <cstdio>
 #include <thread>
@@ -60,7 +60,7 @@ Runner addEmbedCommand(CLI::App& app) {
     cmd->add_flag("--json", o->json, "Print the result as JSON");
     cmd->add_flag("-q,--quiet", o->quiet, "No progress bar");
     return [o]() -> int {
-        torch::set_num_threads(o->threads > 0 ? o->threads : int(std::max(1u, std::thread::hardware_concurrency())));
+        at::set_num_threads(o->threads > 0 ? o->threads : int(std::max(1u, std::thread::hardware_concurrency())));
         auto catalog = Catalog::open(o->catalog, /*create=*/false);
         auto encoders = runs::openTrainedEncoders(o->model, o->device);
         embed::EmbedJobParams params;

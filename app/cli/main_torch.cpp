@@ -7,5 +7,6 @@ int main(int argc, char** argv) {
     return runCommandLine(argc, argv, [](CLI::App& app, const AddRunner& add) {
         add(addTrainCommand(app));
         add(addEmbedCommand(app));
+        add(addProbeCommand(app));
     });
 }

@@ -41,9 +41,13 @@ void checkInputs(const at::Tensor& reference, const std::vector<double>& targets
 
 } // namespace
 
-std::vector<double> knnRegress(const at::Tensor& reference, const std::vector<double>& targets,
-                               const at::Tensor& queries, const KnnOptions& options) {
-    checkInputs(reference, targets, queries, options);
+namespace {
+
+// The k nearest reference rows of every query and their weights (uniform or 1/distance, an
+// exact match taking the whole weight), a block of queries at a time: fn(start, nearest [b, k]
+// int64, weights [b, k] float64), on the reference's device.
+template <typename Fn>
+void forNeighbours(const at::Tensor& reference, const at::Tensor& queries, const KnnOptions& options, Fn&& fn) {
     torch::NoGradGuard noGrad;
     // Double precision throughout: neighbour order and 1/distance weights then agree with
     // scikit-learn (which works in float64) except for genuine ties.
@@ -58,20 +62,15 @@ std::vector<double> knnRegress(const at::Tensor& reference, const std::vector<do
         ref = (ref - mean) / std;
         qry = (qry - mean) / std;
     }
-    const auto y = torch::tensor(targets, torch::kDouble).to(device);
     const auto refNorm2 = ref.pow(2).sum(1);  // [N]
-
     const int64_t m = qry.size(0);
-    std::vector<double> predictions;
-    predictions.reserve(size_t(m));
     for (int64_t start = 0; start < m; start += options.queryBlock) {
         const int64_t count = std::min(options.queryBlock, m - start);
         const auto q = qry.narrow(0, start, count);
         // |q − r|² = |q|² + |r|² − 2 q·r: one matrix product per block, enough to rank.
         const auto d2 = (q.pow(2).sum(1, true) + refNorm2.unsqueeze(0) - 2.0 * q.matmul(ref.t())).clamp_min(0.0);
         const auto nearest = std::get<1>(d2.topk(options.k, 1, /*largest=*/false, /*sorted=*/true));  // [b, k]
-        const auto neighbourTargets = y.index({nearest});                                               // [b, k]
-        torch::Tensor prediction;
+        torch::Tensor weights;
         if (options.distanceWeighted) {
             // The chosen neighbours' distances computed directly, so an identical vector is
             // exactly 0 (the expanded form leaves rounding residue) and takes the whole weight.
@@ -79,16 +78,61 @@ std::vector<double> knnRegress(const at::Tensor& reference, const std::vector<do
             const auto dist = diff.pow(2).sum(2).sqrt();
             const auto exact = dist == 0;
             const auto rowHasExact = exact.any(1, true);
-            const auto weights = torch::where(rowHasExact, exact.to(torch::kDouble), 1.0 / dist);
-            prediction = (weights * neighbourTargets).sum(1) / weights.sum(1);
+            weights = torch::where(rowHasExact, exact.to(torch::kDouble), 1.0 / dist);
         } else {
-            prediction = neighbourTargets.mean(1);
+            weights = torch::ones(nearest.sizes(), torch::TensorOptions().dtype(torch::kDouble).device(device));
         }
-        const auto cpu = prediction.to(torch::kCPU).contiguous();
-        const auto* p = cpu.data_ptr<double>();
-        predictions.insert(predictions.end(), p, p + count);
+        fn(start, nearest, weights);
     }
+}
+
+} // namespace
+
+std::vector<double> knnRegress(const at::Tensor& reference, const std::vector<double>& targets,
+                               const at::Tensor& queries, const KnnOptions& options) {
+    checkInputs(reference, targets, queries, options);
+    const auto y = torch::tensor(targets, torch::kDouble).to(reference.device());
+    std::vector<double> predictions;
+    predictions.reserve(size_t(queries.size(0)));
+    forNeighbours(reference, queries, options, [&](int64_t, const at::Tensor& nearest, const at::Tensor& weights) {
+        const auto prediction = (weights * y.index({nearest})).sum(1) / weights.sum(1);
+        const auto cpu = prediction.to(torch::kCPU).contiguous();
+        predictions.insert(predictions.end(), cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
+    });
     return predictions;
+}
+
+std::vector<int64_t> knnClassify(const at::Tensor& reference, const std::vector<int64_t>& labels, int64_t numClasses,
+                                 const at::Tensor& queries, const KnnOptions& options) {
+    if (numClasses < 1) throw UsageError("k-NN classification needs at least one class");
+    std::vector<double> asTargets(labels.size());
+    for (size_t i = 0; i < labels.size(); ++i) {
+        if (labels[i] < 0 || labels[i] >= numClasses)
+            throw UsageError("k-NN label " + std::to_string(i) + " is " + std::to_string(labels[i]) +
+                             ", outside the " + std::to_string(numClasses) + " classes");
+        asTargets[i] = double(labels[i]);
+    }
+    checkInputs(reference, asTargets, queries, options);
+    const auto y = torch::tensor(labels, torch::kLong).to(reference.device());
+    std::vector<int64_t> predicted;
+    predicted.reserve(size_t(queries.size(0)));
+    forNeighbours(reference, queries, options, [&](int64_t, const at::Tensor& nearest, const at::Tensor& weights) {
+        // Votes per class; argmax keeps the lowest class on a tie, as scikit-learn's does.
+        auto votes = torch::zeros({nearest.size(0), numClasses}, weights.options());
+        votes.scatter_add_(1, y.index({nearest}), weights);
+        const auto best = votes.argmax(1).to(torch::kCPU).contiguous();
+        predicted.insert(predicted.end(), best.data_ptr<int64_t>(), best.data_ptr<int64_t>() + best.numel());
+    });
+    return predicted;
+}
+
+double accuracyScore(const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted) {
+    if (truth.size() != predicted.size() || truth.empty())
+        throw UsageError("accuracy needs one prediction per true label, got " + std::to_string(predicted.size()) +
+                         " for " + std::to_string(truth.size()));
+    size_t right = 0;
+    for (size_t i = 0; i < truth.size(); ++i) right += truth[i] == predicted[i];
+    return double(right) / double(truth.size());
 }
 
 double r2Score(const std::vector<double>& truth, const std::vector<double>& predicted) {

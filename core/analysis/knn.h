@@ -1,5 +1,5 @@
 #pragma once
-// Exact k-nearest-neighbour regression and the scores the evaluation reports, on LibTorch
+// Exact k-nearest-neighbour regression and classification and the scores the evaluation reports, on LibTorch
 // tensors (CPU or CUDA). AstroCLIP's zero-shot recipe: standardise each embedding dimension
 // with the reference set's mean and std, then average the targets of the k nearest reference
 // vectors by Euclidean distance, optionally weighted by 1/distance (scikit-learn's
@@ -24,6 +24,16 @@ struct KnnOptions {
 // UsageError when shapes disagree, k < 1, N < k, queryBlock < 1 or a target is not finite.
 std::vector<double> knnRegress(const at::Tensor& reference, const std::vector<double>& targets,
                                const at::Tensor& queries, const KnnOptions& options = {});
+
+// k-NN classification with the same neighbours: labels [N] in 0..numClasses−1 → the class
+// with the most votes among the k nearest (each vote 1, or 1/distance when distanceWeighted;
+// scikit-learn's KNeighborsClassifier, ties to the lowest class). UsageError as above and for
+// a label outside the classes.
+std::vector<int64_t> knnClassify(const at::Tensor& reference, const std::vector<int64_t>& labels, int64_t numClasses,
+                                 const at::Tensor& queries, const KnnOptions& options = {});
+
+// Fraction of predictions equal to the truth. UsageError for different lengths or none.
+double accuracyScore(const std::vector<int64_t>& truth, const std::vector<int64_t>& predicted);
 
 // Coefficient of determination 1 − Σ(y − ŷ)² / Σ(y − ȳ)² (scikit-learn's r2_score; for a
 // constant truth, as there, 1 when every prediction is exact and 0 otherwise).

@@ -16,10 +16,13 @@ namespace astroclip::embed {
 
 namespace {
 
+// The path made absolute and canonical as far as it exists ("" is the current folder).
 std::string absolute(const std::string& path) {
     std::error_code ec;
-    const auto p = fs::weakly_canonical(fs::absolute(path), ec);
-    return ec ? path : p.string();
+    const auto full = fs::absolute(path.empty() ? fs::path(".") : fs::path(path), ec);
+    if (ec) return path;
+    const auto p = fs::weakly_canonical(full, ec);
+    return ec ? full.string() : p.string();
 }
 
 // The modalities to embed: those asked for (each must be there), or every one the run holds.
@@ -87,6 +90,20 @@ ModelRecord catalogModelFor(Catalog& catalog, const runs::TrainedEncoders& encod
     }
     throw UsageError(catalog.path() + ": the model names '" + baseName + "' and '" + baseName + "@" + runDir +
                      "' both belong to other runs; rename one of those models");
+}
+
+ModelRecord findCatalogModel(Catalog& catalog, const std::string& given) {
+    if (const auto byName = catalog.model(given)) return *byName;
+    std::error_code ec;
+    const fs::path path(given);
+    const std::string folder = absolute((fs::is_directory(path, ec) ? path : path.parent_path()).string());
+    const auto models = catalog.models();
+    for (const auto& m : models)
+        if (!m.path.empty() && absolute(fs::path(m.path).parent_path().string()) == folder) return m;
+    std::string names;
+    for (const auto& m : models) names += (names.empty() ? "" : ", ") + m.name;
+    throw UsageError(catalog.path() + ": no model called or trained in '" + given + "' (models: " +
+                     (names.empty() ? std::string("none yet") : names) + ")");
 }
 
 EmbedJobResult embedCatalog(Catalog& catalog, runs::TrainedEncoders& encoders, const EmbedJobParams& params) {

@@ -5,7 +5,10 @@
 // a rerun skips what is stored and --recompute reproduces it bit for bit; --where embeds a
 // subset; training the model further makes the next embed replace the stale vectors rather
 // than mix them in; refusals (a run without the modality, an empty selection, a folder that
-// is not a run, an unknown catalog) exit 1 with one line naming the problem.
+// is not a run, an unknown catalog) exit 1 with one line naming the problem. `astroclip probe`
+// then scores those vectors (k-NN, ridge, few-shot MLP; regression and classification):
+// every held-out object predicted once, the score recomputed here from the printed
+// predictions, and its refusals.
 #include "cli_test_util.h"
 
 #include <QFile>
@@ -14,6 +17,8 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <cmath>
 
 namespace {
 
@@ -182,6 +187,77 @@ private Q_SLOTS:
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.startsWith("astroclip: ") && r.err.contains(message), qPrintable(r.err));
         QCOMPARE(r.err.count('\n'), 1);
+    }
+
+    void probeScoresStoredVectors_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("metric");
+        QTest::newRow("knn redshift") << QStringList{"--target", "truth_z", "--method", "knn"} << "r2";
+        QTest::newRow("ridge redshift") << QStringList{"--target", "truth_z", "--method", "ridge"} << "r2";
+        QTest::newRow("mlp few-shot redshift") << QStringList{"--target", "truth_z", "--method", "mlp", "--labels", "30"}
+                                               << "r2";
+        QTest::newRow("knn sample class") << QStringList{"--target", "truth_sample", "--task", "classification"}
+                                          << "accuracy";
+        QTest::newRow("ridge quenched class")
+            << QStringList{"--target", "truth_quenched", "--task", "classification", "--method", "ridge"} << "accuracy";
+    }
+    void probeScoresStoredVectors() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, metric);
+        const auto r = runAstroclip(QStringList{"probe", "--catalog", catalog_, "--model", path("clip"), "--modality",
+                                                "image", "--threads", "1", "--json"} + args);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto j = jsonObject(r.out);
+        QCOMPARE(j["metric"].toString(), metric);
+        QCOMPARE(j["space"].toString(), QString("aligned"));
+        const auto truth = j["truth"].toArray(), predicted = j["predicted"].toArray();
+        QCOMPARE(truth.size(), j["evaluated"].toInt());
+        QCOMPARE(predicted.size(), truth.size());
+        QVERIFY(j["evaluated"].toInt() > 20);
+        if (args.contains("--labels")) QCOMPARE(j["labelled"].toInt(), 30);
+        // The score, recomputed from what was printed.
+        double score = 0;
+        if (metric == "r2") {
+            double mean = 0, residual = 0, total = 0;
+            for (const auto& t : truth) mean += t.toDouble();
+            mean /= truth.size();
+            for (int i = 0; i < truth.size(); ++i) {
+                residual += std::pow(truth[i].toDouble() - predicted[i].toDouble(), 2);
+                total += std::pow(truth[i].toDouble() - mean, 2);
+            }
+            score = 1.0 - residual / total;
+        } else {
+            for (int i = 0; i < truth.size(); ++i) score += truth[i].toDouble() == predicted[i].toDouble();
+            score /= truth.size();
+            QVERIFY(j["classes"].toArray().size() >= 2);
+        }
+        QVERIFY2(std::abs(score - j["score"].toDouble()) < 1e-9, qPrintable(r.out.left(300)));
+        qInfo("%s: %s %.3f (baseline %.3f)", QTest::currentDataTag(), qPrintable(metric), score,
+              j["baseline"].toDouble());
+    }
+
+    void probeRefusals_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("no embeddings") << QStringList{"--model", "image", "--modality", "image", "--target", "truth_z"}
+                                       << "has no image backbone embeddings; compute them with astroclip embed first";
+        QTest::newRow("unknown column") << QStringList{"--model", "clip", "--modality", "image", "--target", "zz"}
+                                        << "unknown column 'zz'";
+        QTest::newRow("text regression")
+            << QStringList{"--model", "clip", "--modality", "image", "--target", "truth_sample"} << "--task classification";
+        QTest::newRow("unknown model") << QStringList{"--model", "nothing", "--modality", "image", "--target", "truth_z"}
+                                       << "no model called or trained in 'nothing'";
+        QTest::newRow("too many labels")
+            << QStringList{"--model", "clip", "--modality", "image", "--target", "truth_z", "--labels", "100000"}
+            << "is more than the";
+    }
+    void probeRefusals() {
+        QFETCH(QStringList, args);
+        QFETCH(QString, message);
+        if (args[1] != "nothing") args[1] = path(args[1]);
+        const auto r = runAstroclip(QStringList{"probe", "--catalog", catalog_} + args);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.startsWith("astroclip: ") && r.err.contains(message), qPrintable(r.err));
     }
 
     void unknownCatalogIsRefused() {
