@@ -10,9 +10,16 @@
 #include "core/stages/stage_data.h"
 
 #include <cassert>
+#include <cstdlib>
 #include <filesystem>
 
 namespace astroclip::learntest {
+
+int trainingThreads() {
+    const char* text = std::getenv("ASTROCLIP_LEARN_THREADS");
+    const int n = text ? std::atoi(text) : 0;
+    return n > 0 ? n : 2;
+}
 
 std::string surveyDir() { return std::string(ASTROCLIP_TEST_FIXTURE_DIR) + "/learn-survey"; }
 

@@ -24,6 +24,12 @@ inline constexpr int kCropSize = 64;
 // Neighbours of the zero-shot k-NN redshift estimate.
 inline constexpr int64_t kNeighbours = 16;
 
+// LibTorch threads for training and embedding: ASTROCLIP_LEARN_THREADS, default 2 (both cores
+// of a CI machine, which runs these tests alone). The figures are deterministic for a thread
+// count; on a machine busy with other work, 1 thread avoids the convoys of parallel regions
+// waiting for a descheduled worker (slow runs beside builds).
+int trainingThreads();
+
 // <fixtures>/learn-survey: the survey and its catalog.sqlite.
 std::string surveyDir();
 std::string catalogPath();

@@ -72,7 +72,7 @@ class TestLearnClip : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        torch::set_num_threads(2);
+        torch::set_num_threads(trainingThreads());
         std::string whyNot;
         snapshot_ = loadSurveySnapshot(kBudget.spectrumDownsample, &whyNot);
         if (!snapshot_) QSKIP(whyNot.c_str());
@@ -117,7 +117,7 @@ private Q_SLOTS:
         params.lr = 1e-3;
         params.minLr = 5e-5;
         params.device = "cpu";
-        params.threads = 2;
+        params.threads = trainingThreads();
         params.seed = 9;
         const auto spectrumBackboneBefore = specformer->blocks->parameters().front().clone();
         const auto imageBackboneBefore = vit->blocks->parameters().front().clone();

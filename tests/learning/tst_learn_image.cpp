@@ -70,7 +70,7 @@ class TestLearnImage : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        torch::set_num_threads(2);
+        torch::set_num_threads(trainingThreads());
         QElapsedTimer timer;
         timer.start();
         std::string whyNot;
@@ -113,7 +113,7 @@ private Q_SLOTS:
 
         auto params = stages::imageTrainParams(config);
         params.device = "cpu";
-        params.threads = 2;
+        params.threads = trainingThreads();
         params.seed = 7;
         QElapsedTimer trainTimer;
         trainTimer.start();

@@ -83,7 +83,7 @@ class TestLearnSpectrum : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        torch::set_num_threads(2);
+        torch::set_num_threads(trainingThreads());
         QElapsedTimer timer;
         timer.start();
         std::string whyNot;
@@ -130,7 +130,7 @@ private Q_SLOTS:
         params.lr = kBudget.lr;
         params.minLr = kBudget.lr / 20.0;
         params.device = "cpu";
-        params.threads = 2;
+        params.threads = trainingThreads();
         params.seed = 7;
         QElapsedTimer trainTimer;
         trainTimer.start();
