@@ -138,19 +138,19 @@ EmbedJobResult embedCatalog(Catalog& catalog, runs::TrainedEncoders& encoders, c
             catalog.deleteEmbeddings(key);
             r.replacedStale = true;
         }
-        std::vector<int64_t> todo;
+        std::vector<int64_t> pending;  // selected objects without a stored vector (all of them with recompute)
         if (params.recompute) {
-            todo = selected;
+            pending = selected;
         } else {
             const auto done = catalog.embeddedObjects(key);
             const std::unordered_set<int64_t> have(done.begin(), done.end());
             for (const int64_t id : selected)
                 if (have.count(id)) ++r.alreadyEmbedded;
-                else todo.push_back(id);
+                else pending.push_back(id);
         }
 
         const std::string stage = std::string("embed ") + modalityName(modality);
-        const int64_t total = int64_t(todo.size());
+        const int64_t total = int64_t(pending.size());
         report(params.progress, {stage, 0, total, encoders.describe(modality, space)});
         EncodeOptions options;
         options.batchSize = params.batchSize;
@@ -158,7 +158,7 @@ EmbedJobResult embedCatalog(Catalog& catalog, runs::TrainedEncoders& encoders, c
         for (int64_t begin = 0; begin < total; begin += params.chunkSize) {
             const int64_t end = std::min(total, begin + params.chunkSize);
             auto snapParams = encoders.snapshotParams(modality);
-            snapParams.ids = std::vector<int64_t>(todo.begin() + begin, todo.begin() + end);
+            snapParams.ids = std::vector<int64_t>(pending.begin() + begin, pending.begin() + end);
             snapParams.allowEmpty = true;
             const auto snap = buildSnapshot(catalog, snapParams);
             r.withoutData += snap.counts.skippedNoImage + snap.counts.skippedNoSpectrum;
