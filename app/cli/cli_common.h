@@ -1,6 +1,7 @@
 #pragma once
 // Shared pieces of the command line: progress bar, JSON printing, exit codes.
 #include "core/common/progress.h"
+#include "core/data/records.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,10 @@ bool interrupted();
 
 void printJson(const nlohmann::json& j);
 
+// A catalog value as JSON (null when absent) and as text ("null" when absent; reals to 8 digits).
+nlohmann::json valueJson(const Value& v);
+std::string valueText(const Value& v);
+
 // Each command adds itself to the app and returns the function that runs it.
 using Runner = std::function<int()>;
 Runner addSimulateCommand(CLI::App& app);
@@ -48,6 +53,9 @@ inline constexpr const char* kEmbedDescription =
 Runner addProbeCommand(CLI::App& app);  // astroclip-torch only
 inline constexpr const char* kProbeDescription =
     "Score a model's stored embeddings at predicting a catalog column: k-NN, ridge or MLP probe";
+Runner addSearchCommand(CLI::App& app);  // astroclip-torch only
+inline constexpr const char* kSearchDescription =
+    "Find the nearest neighbours of objects or of a file's objects, image or spectrum, by stored embeddings";
 // `name` of astroclip-torch, started with this process's arguments (cmd_forward.cpp).
 Runner addForwardedCommand(CLI::App& app, const std::string& name, const std::string& description, int argc,
                            char** argv);

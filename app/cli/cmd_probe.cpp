@@ -5,7 +5,7 @@
 #include "core/analysis/probe.h"
 #include "core/catalog/catalog.h"
 #include "core/common/error.h"
-#include "core/embed/embed_job.h"
+#include "core/catalog/model_lookup.h"
 
 #include <ATen/Parallel.h>
 
@@ -78,10 +78,10 @@ Runner addProbeCommand(CLI::App& app) {
     return [o]() -> int {
         at::set_num_threads(o->threads > 0 ? o->threads : int(std::max(1u, std::thread::hardware_concurrency())));
         auto catalog = Catalog::open(o->catalog, /*create=*/false);
-        const ModelRecord model = embed::findCatalogModel(catalog, o->model);
+        const ModelRecord model = findModel(catalog, o->model);
         analysis::ProbeParams params;
         params.embeddings = {model.id, o->modality,
-                             o->space.empty() ? (model.stage == "clip" ? "aligned" : "backbone") : o->space};
+                             o->space.empty() ? defaultEmbeddingSpace(model) : o->space};
         params.target = o->target;
         params.task = o->task == "classification" ? analysis::ProbeTask::Classification : analysis::ProbeTask::Regression;
         params.method = o->method == "ridge" ? analysis::ProbeMethod::Ridge

@@ -8,21 +8,6 @@
 
 namespace astroclip::cli {
 
-namespace {
-nlohmann::json toJson(const Value& v) {
-    if (auto i = std::get_if<int64_t>(&v)) return *i;
-    if (auto d = std::get_if<double>(&v)) return *d;
-    if (auto s = std::get_if<std::string>(&v)) return *s;
-    return nullptr;
-}
-std::string toText(const Value& v) {
-    if (auto i = std::get_if<int64_t>(&v)) return std::to_string(*i);
-    if (auto d = std::get_if<double>(&v)) { char b[32]; std::snprintf(b, sizeof b, "%.8g", *d); return b; }
-    if (auto s = std::get_if<std::string>(&v)) return *s;
-    return "null";
-}
-} // namespace
-
 Runner addSelectCommand(CLI::App& app) {
     auto* cmd = app.add_subcommand("select", "List the objects matching a filter, e.g. --where \"truth_z < 0.3 and sample = 'BGS'\"");
     struct Opts {
@@ -50,7 +35,7 @@ Runner addSelectCommand(CLI::App& app) {
             nlohmann::json rows = nlohmann::json::array();
             for (size_t i = 0; i < shown; ++i) {
                 nlohmann::json r{{"id", ids[i]}};
-                for (const auto& c : cols) r[c] = toJson(catalog.value(ids[i], c));
+                for (const auto& c : cols) r[c] = valueJson(catalog.value(ids[i], c));
                 rows.push_back(r);
             }
             printJson({{"count", ids.size()}, {"rows", rows}});
@@ -63,7 +48,7 @@ Runner addSelectCommand(CLI::App& app) {
         std::printf("\n");
         for (size_t i = 0; i < shown; ++i) {
             std::printf("%10lld", (long long)ids[i]);
-            for (const auto& c : cols) std::printf("  %14s", toText(catalog.value(ids[i], c)).c_str());
+            for (const auto& c : cols) std::printf("  %14s", valueText(catalog.value(ids[i], c)).c_str());
             std::printf("\n");
         }
         return 0;

@@ -8,5 +8,6 @@ int main(int argc, char** argv) {
         add(addTrainCommand(app));
         add(addEmbedCommand(app));
         add(addProbeCommand(app));
+        add(addSearchCommand(app));
     });
 }

@@ -92,20 +92,6 @@ ModelRecord catalogModelFor(Catalog& catalog, const runs::TrainedEncoders& encod
                      "' both belong to other runs; rename one of those models");
 }
 
-ModelRecord findCatalogModel(Catalog& catalog, const std::string& given) {
-    if (const auto byName = catalog.model(given)) return *byName;
-    std::error_code ec;
-    const fs::path path(given);
-    const std::string folder = absolute((fs::is_directory(path, ec) ? path : path.parent_path()).string());
-    const auto models = catalog.models();
-    for (const auto& m : models)
-        if (!m.path.empty() && absolute(fs::path(m.path).parent_path().string()) == folder) return m;
-    std::string names;
-    for (const auto& m : models) names += (names.empty() ? "" : ", ") + m.name;
-    throw UsageError(catalog.path() + ": no model called or trained in '" + given + "' (models: " +
-                     (names.empty() ? std::string("none yet") : names) + ")");
-}
-
 EmbedJobResult embedCatalog(Catalog& catalog, runs::TrainedEncoders& encoders, const EmbedJobParams& params) {
     if (params.batchSize < 1) throw UsageError("--batch must be at least 1 (got " + std::to_string(params.batchSize) + ")");
     if (params.chunkSize < 1) throw UsageError("the chunk size must be at least 1 (got " + std::to_string(params.chunkSize) + ")");

@@ -57,9 +57,6 @@ EmbedJobResult embedCatalog(Catalog& catalog, runs::TrainedEncoders& encoders, c
 
 // The catalog's model for a run (see the header comment); registers it when missing.
 ModelRecord catalogModelFor(Catalog& catalog, const runs::TrainedEncoders& encoders);
-// The catalog's model a user names: a model name, or a run folder (or a checkpoint in one)
-// whose model the catalog holds. UsageError listing the catalog's models when none matches.
-ModelRecord findCatalogModel(Catalog& catalog, const std::string& given);
 // What made the encoders' vectors: "<absolute checkpoint> step <N>" (an embedding set's source).
 std::string embeddingSource(const runs::TrainedEncoders& encoders);
 
