@@ -24,6 +24,10 @@ nlohmann::json infoJson(const CatalogInfo& i) {
     nlohmann::json emb = nlohmann::json::array();
     for (const auto& e : i.embeddings)
         emb.push_back({{"model", e.model}, {"modality", e.modality}, {"space", e.space}, {"count", e.count}, {"dim", e.dim}});
+    nlohmann::json maps = nlohmann::json::array();
+    for (const auto& m : i.maps)
+        maps.push_back({{"model", m.model}, {"modality", m.modality}, {"space", m.space}, {"method", m.method},
+                        {"dims", m.dims}, {"count", m.count}, {"stale", m.stale}});
     return {{"catalog", i.path},
             {"schema_version", i.schemaVersion},
             {"objects", i.objects},
@@ -34,7 +38,8 @@ nlohmann::json infoJson(const CatalogInfo& i) {
             {"files", {{"ingested", i.ingestedFiles}, {"failed", i.failedFiles}}},
             {"columns", cols},
             {"models", models},
-            {"embeddings", emb}};
+            {"embeddings", emb},
+            {"maps", maps}};
 }
 
 void printInfo(const CatalogInfo& i) {
@@ -57,6 +62,10 @@ void printInfo(const CatalogInfo& i) {
     std::printf("embeddings  %zu sets\n", i.embeddings.size());
     for (const auto& e : i.embeddings)
         std::printf("  %s %s/%s: %lld × %d\n", e.model.c_str(), e.modality.c_str(), e.space.c_str(), (long long)e.count, e.dim);
+    if (!i.maps.empty()) std::printf("maps        %zu\n", i.maps.size());
+    for (const auto& m : i.maps)
+        std::printf("  %s %s/%s: %d-D %s of %lld points%s\n", m.model.c_str(), m.modality.c_str(), m.space.c_str(), m.dims,
+                    m.method.c_str(), (long long)m.count, m.stale ? " (stale: the vectors changed since)" : "");
 }
 } // namespace
 

@@ -38,6 +38,9 @@ struct CatalogInfo {
     std::vector<Model> models;
     struct Embeddings { std::string model, modality, space; int64_t count; int dim; };
     std::vector<Embeddings> embeddings;
+    // Stored maps (schema 4); stale: made from other vectors than the set now holds.
+    struct Map { std::string model, modality, space, method; int dims; int64_t count; bool stale; };
+    std::vector<Map> maps;
     int64_t ingestedFiles = 0, failedFiles = 0;  // files recorded with status ok / failed
 };
 
@@ -106,6 +109,46 @@ struct EmbeddingMatrix {
     std::vector<float> values;
 };
 
+// A named set of labels users give objects (the Label tab, `astroclip label`): a class per
+// object ("tidal", "none", ...) for kind "class", a number for kind "value".
+struct LabelSetRecord {
+    int64_t id = 0;                 // assigned by createLabelSet()
+    std::string name;               // unique within the catalog
+    std::string kind;               // "class" or "value"
+    std::string description;
+    int64_t created = 0;            // seconds since epoch (set by the catalog)
+    int64_t count = 0;              // labelled objects (read only)
+};
+
+// One object's label in a set: text for a class set, a number (int64 or double) for a value set.
+struct LabelRecord {
+    int64_t objectId = 0;
+    Value value;
+    std::string source = "user";    // "user", "import:<file>", "model:<name>" ...
+};
+
+// A 2-D or 3-D map of one embedding set (UMAP or PCA), stored per model so views reopen it at
+// once. `source` is the embedding set's source when the map was made: a map whose source
+// differs from the set's current one is stale (its vectors were recomputed) and is remade.
+struct MapRecord {
+    int64_t id = 0;                 // assigned by storeMap()
+    EmbeddingKey key;               // the embeddings it maps
+    std::string model;              // the model's name (read only)
+    std::string method;             // "umap" or "pca"
+    int dims = 2;                   // 2 or 3
+    std::string params = "{}";      // JSON text: what it was made with (seed, n_neighbors, ...)
+    std::string source;             // the embedding set's source it was made from
+    int64_t count = 0;              // points (read only)
+    int64_t created = 0;            // seconds since epoch (set by the catalog)
+};
+
+// A map's points: row i of `coords` ([ids.size(), dims], float32 row-major) is object ids[i].
+struct MapPoints {
+    std::vector<int64_t> ids;       // ascending
+    int dims = 0;
+    std::vector<float> coords;
+};
+
 struct ObjectPosition {
     int64_t id;
     double ra, dec;
@@ -126,7 +169,7 @@ public:
     // Opens (creating if allowed) and migrates to the current schema. A catalog written by
     // a newer build is refused with CatalogError rather than touched.
     static Catalog open(const std::string& path, bool create = true);
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
     // For tests of migrations: like open(), but creates or upgrades the schema only up to
     // `version` (1..kSchemaVersion); a newer file is opened as it is. Only the parts of the
     // API that exist at that version work (v1: objects, columns, images, spectra, files).
@@ -238,6 +281,37 @@ public:
     EmbeddingMatrix embeddings(const EmbeddingKey& key, const std::vector<int64_t>* only = nullptr);
     // Removes the set and its vectors; returns how many vectors were removed.
     int64_t deleteEmbeddings(const EmbeddingKey& key);
+
+    // --- label sets (tables label_sets, labels of schema 2) ---
+    // Creates an empty set; UsageError when the name is taken or empty, or the kind is not
+    // "class" or "value".
+    int64_t createLabelSet(const std::string& name, const std::string& kind, const std::string& description = "");
+    std::optional<LabelSetRecord> labelSet(const std::string& name);
+    std::optional<LabelSetRecord> labelSet(int64_t id);
+    std::vector<LabelSetRecord> labelSets();  // by name
+    // Labels objects in one transaction, replacing a label an object already had in the set.
+    // All or nothing: UsageError for an unknown set or object, a repeated object, a value of the
+    // wrong kind (text for "class", a finite number for "value") or an empty class name.
+    void setLabels(int64_t labelSetId, const std::vector<LabelRecord>& labels);
+    // Removes those objects' labels (objects without one are ignored); returns how many were removed.
+    int64_t removeLabels(int64_t labelSetId, const std::vector<int64_t>& objectIds);
+    // The set's labels by object id; UsageError for an unknown set.
+    std::vector<LabelRecord> labels(int64_t labelSetId);
+    // Removes the set with its labels; returns whether it existed.
+    bool deleteLabelSet(int64_t labelSetId);
+
+    // --- maps (schema 4; CatalogError before) ---
+    // Stores a map of ids.size() points (coords [ids.size(), map.dims], finite) in one
+    // transaction, replacing the map with the same key, method and dims; returns its id.
+    // UsageError for an unknown model or object, a method other than umap/pca, dims not 2 or 3,
+    // a repeated object or a non-finite coordinate; nothing of a refused map is stored.
+    int64_t storeMap(const MapRecord& map, const std::vector<int64_t>& ids, const float* coords);
+    std::optional<MapRecord> map(const EmbeddingKey& key, const std::string& method, int dims);
+    std::vector<MapRecord> maps();  // by model id, modality, space, method, dims
+    // The map's points; UsageError for an unknown map id.
+    MapPoints mapPoints(int64_t mapId);
+    // Removes the map; returns whether it existed.
+    bool deleteMap(int64_t mapId);
 
     sqlite3* handle();  // for the catalog's own modules and tests; nobody else writes SQL
 

@@ -277,6 +277,12 @@ CatalogInfo Catalog::info() {
         while (q.step("listing embeddings"))
             info.embeddings.push_back({q.text(0), q.text(1), q.text(2), q.int64(3), static_cast<int>(q.int64(4))});
     }
+    if (I.version < 4) return info;  // no maps before schema 4
+    for (const auto& m : maps()) {
+        const auto set = embeddingSet(m.key);
+        info.maps.push_back({m.model, m.key.modality, m.key.space, m.method, m.dims, m.count,
+                             !set || set->source != m.source || set->count != m.count});
+    }
     return info;
 }
 

@@ -159,7 +159,32 @@ INSERT INTO embedding_sets(model_id, modality, space, dim)
     SELECT model_id, modality, space, max(dim) FROM embeddings GROUP BY model_id, modality, space;
 )sql";
 
-constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3};
+// v4: maps of embedding sets (UMAP, PCA) kept per model, so views reopen them at once.
+constexpr const char* kVersion4 = R"sql(
+CREATE TABLE maps (
+    id INTEGER PRIMARY KEY,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    modality TEXT NOT NULL,
+    space TEXT NOT NULL,
+    method TEXT NOT NULL CHECK (method IN ('umap', 'pca')),
+    dims INTEGER NOT NULL CHECK (dims IN (2, 3)),
+    params TEXT NOT NULL DEFAULT '{}',  -- JSON: what it was made with
+    source TEXT NOT NULL DEFAULT '',    -- the embedding set's source it was made from
+    created INTEGER NOT NULL DEFAULT (CAST(strftime('%s', 'now') AS INTEGER)),
+    UNIQUE (model_id, modality, space, method, dims)
+);
+CREATE TABLE map_points (
+    map_id INTEGER NOT NULL REFERENCES maps(id) ON DELETE CASCADE,
+    object_id INTEGER NOT NULL REFERENCES objects(id) ON DELETE CASCADE,
+    x REAL NOT NULL,
+    y REAL NOT NULL,
+    z REAL,                      -- NULL for 2-D maps
+    PRIMARY KEY (map_id, object_id)
+) WITHOUT ROWID;
+CREATE INDEX map_points_by_object ON map_points(object_id);
+)sql";
+
+constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3, kVersion4};
 static_assert(std::size(kMigrations) == Catalog::kSchemaVersion, "one migration per schema version");
 
 } // namespace
