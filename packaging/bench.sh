@@ -6,6 +6,7 @@
 #   training:  steps/s and peak RSS of ViT supervised and SpecFormer masked-modelling steps vs PyTorch
 #   search:    single-query latency (and recall@16) of core/index at 100k and 1M 512-d vectors vs python3-faiss
 #   umap:      UMAP time and trustworthiness at 10k and 100k clustered 512-d points vs umap-learn
+#   few-shot:  tidal-feature average precision from k labels: tiny ViT vectors vs raw-pixel PCA
 # Usage: packaging/bench.sh [N_GALAXIES=300] [N_ROWS=1000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,9 @@ while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/search.sh b
 
 # UMAP: wall time and trustworthiness of our maps vs umap-learn 0.5.3 (packaging/bench/umap.sh).
 while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/umap.sh build/bin)
+
+# Few-shot discovery: tidal-feature AP from k labels, learned vectors vs raw-pixel PCA (~20 min on 1 thread).
+while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/fewshot.sh build/bin 5000 100 "" --rows)
 
 printf '\n| benchmark | AstroCLIP | peer | ratio |\n|---|---|---|---|\n'
 for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done

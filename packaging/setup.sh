@@ -2,7 +2,7 @@
 # Installs what AstroCLIP Studio needs on Debian 12 (if missing) and builds it into build/.
 # Usage: packaging/setup.sh [--with-test-peers]
 #   --with-test-peers  also install the independent peers the test suite checks against
-#                      and benchmarks use (astropy, numpy, torch, scikit-learn under /usr/bin/python3;
+#                      and benchmarks use (astropy, numpy, torch, scikit-learn, h5py under /usr/bin/python3;
 #                      fitsverify; bc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +13,13 @@ packages=(
   libssl-dev              # SHA-256 of checkpoints
   libfaiss-dev            # similarity search and k-NN graphs (core/index, core/maps)
   libspectra-dev          # sparse symmetric eigen-solver (on Eigen) for UMAP's spectral init (core/maps)
+  libhdf5-dev             # HDF5 tables of vectors for import-embeddings (core/io/vector_table)
   qt6-base-dev            # Qt Test now; Widgets for the desktop app
   libtorch-dev            # LibTorch 1.13 (CPU) for the encoders and the trainer
   libopenblas0-openmp     # fast BLAS for LibTorch (reference BLAS is ~17x slower)
 )
 if [[ " $* " == *" --with-test-peers "* ]]; then
-  packages+=(fitsverify python3-astropy python3-numpy python3-torch python3-sklearn umap-learn bc)
+  packages+=(fitsverify python3-astropy python3-numpy python3-torch python3-sklearn python3-h5py umap-learn bc)
 fi
 
 missing=()

@@ -44,6 +44,11 @@ Runner addInfoCommand(CLI::App& app);
 Runner addReadersCommand(CLI::App& app);
 Runner addSelectCommand(CLI::App& app);
 Runner addRunsCommand(CLI::App& app);
+Runner addLabelCommand(CLI::App& app);  // cmd_label.cpp, cmd_label_discovery.cpp
+inline constexpr const char* kLabelDescription =
+    "Label sets for few-shot discovery: label objects, rank the rest, suggest what to label next, evaluate";
+Runner addMapCommand(CLI::App& app);
+Runner addImportEmbeddingsCommand(CLI::App& app);
 Runner addTrainCommand(CLI::App& app);  // astroclip-torch only
 inline constexpr const char* kTrainDescription =
     "Train a model: image (DINO), spectrum (masked modelling), clip (alignment) or supervised";

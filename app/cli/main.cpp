@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
         add(addSelectCommand(app));
         add(addReadersCommand(app));
         add(addRunsCommand(app));
+        add(addMapCommand(app));
+        add(addImportEmbeddingsCommand(app));
+        add(addLabelCommand(app));
 #ifdef ASTROCLIP_TORCH_COMMANDS
         add(addForwardedCommand(app, "train", kTrainDescription, argc, argv));
         add(addForwardedCommand(app, "embed", kEmbedDescription, argc, argv));

@@ -176,8 +176,54 @@ TextTable readTextTable(const std::string& path) {
             throw FileError(path, "line " + std::to_string(i + 1) + " has " + std::to_string(cells.size()) +
                                       " fields, expected " + std::to_string(t.columns.size()));
         t.rows.push_back(std::move(cells));
+        t.rowLines.push_back(int(i + 1));
     }
     return t;
+}
+
+namespace {
+std::string quoted(const std::string& cell, char delim) {
+    const bool needs = cell.empty() ? delim == ' ' : cell.find_first_of(std::string("\"#\t\n") + delim) != std::string::npos;
+    if (!needs) return cell;
+    std::string out = "\"";
+    for (const char c : cell) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+} // namespace
+
+void writeTextTable(const std::string& path, const TextTable& table) {
+    const bool ecsv = path.size() >= 5 && lower(path.substr(path.size() - 5)) == ".ecsv";
+    const char delim = ecsv ? ' ' : ',';
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) throw FileError(path, "cannot be written (does its folder exist?)");
+    if (ecsv) {
+        YAML::Emitter header;
+        header << YAML::BeginMap << YAML::Key << "datatype" << YAML::Value << YAML::BeginSeq;
+        for (const auto& c : table.columns) {
+            header << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << c.name;
+            if (!c.unit.empty()) header << YAML::Key << "unit" << YAML::Value << c.unit;
+            header << YAML::Key << "datatype" << YAML::Value << (c.datatype.empty() ? "string" : c.datatype)
+                   << YAML::EndMap;
+        }
+        header << YAML::EndSeq;
+        if (!table.meta.empty()) {
+            header << YAML::Key << "meta" << YAML::Value << YAML::BeginMap;
+            for (const auto& [k, v] : table.meta) header << YAML::Key << k << YAML::Value << v;
+            header << YAML::EndMap;
+        }
+        header << YAML::Key << "schema" << YAML::Value << "astropy-2.0" << YAML::EndMap;
+        out << "# %ECSV 1.0\n# ---\n";
+        std::istringstream lines(header.c_str());
+        for (std::string line; std::getline(lines, line);) out << "# " << line << "\n";
+    }
+    for (size_t i = 0; i < table.columns.size(); ++i) out << (i ? std::string(1, delim) : "") << quoted(table.columns[i].name, delim);
+    out << "\n";
+    for (const auto& row : table.rows) {
+        for (size_t i = 0; i < row.size(); ++i) out << (i ? std::string(1, delim) : "") << quoted(row[i], delim);
+        out << "\n";
+    }
+    out.flush();
+    if (!out) throw FileError(path, "writing failed (disk full?)");
 }
 
 } // namespace astroclip
