@@ -2,10 +2,13 @@
 # The main job on the demo survey, headless: set up, build, simulate the demo survey and
 # ingest it into its catalog, pre-train the three AstroCLIP stages on it with the tiny (CPU)
 # presets — spectra by masked modelling, images by DINOv2-style self-distillation, then the
-# CLIP alignment of the two frozen backbones — and list the runs with their final metrics.
+# CLIP alignment of the two frozen backbones —, list the runs, then use the aligned model:
+# embed every galaxy, map the image vectors (UMAP, kept in the catalog), find the spectra
+# nearest to one galaxy's image, and write the evaluation table with its figures to
+# out/demo-eval/.
 # Cached: a second run reuses the survey, skips a stage whose run has finished and resumes one
-# that was interrupted (Ctrl-C leaves a checkpoint); delete out/demo-runs/ to train again. Embedding and evaluation join the
-# pipeline as they land.
+# that was interrupted (Ctrl-C leaves a checkpoint); embed and map reuse what is stored;
+# delete out/demo-runs/ to train again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/setup.sh
@@ -34,3 +37,8 @@ train spectrum spectrum
 train image image
 train clip clip --spectrum-init "$runs/spectrum" --image-init "$runs/image"
 $astroclip runs --catalog "$catalog"
+
+$astroclip embed --catalog "$catalog" --model "$runs/clip"
+$astroclip map --catalog "$catalog" --model "$runs/clip" --modality image --method umap
+$astroclip search --catalog "$catalog" --object 1 --from image --to spectrum --k 8 --columns truth_z,truth_sample
+$astroclip eval --catalog "$catalog" --model "$runs/clip" --out "${ASTROCLIP_DEMO_EVAL:-out/demo-eval}"

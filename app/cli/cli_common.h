@@ -61,6 +61,9 @@ inline constexpr const char* kProbeDescription =
 Runner addSearchCommand(CLI::App& app);  // astroclip-torch only
 inline constexpr const char* kSearchDescription =
     "Find the nearest neighbours of objects or of a file's objects, image or spectrum, by stored embeddings";
+Runner addEvalCommand(CLI::App& app);  // astroclip-torch only
+inline constexpr const char* kEvalDescription =
+    "Evaluate a model AstroCLIP-style: probes, few-shot tidal search and retrieval against raw-data baselines";
 // `name` of astroclip-torch, started with this process's arguments (cmd_forward.cpp).
 Runner addForwardedCommand(CLI::App& app, const std::string& name, const std::string& description, int argc,
                            char** argv);

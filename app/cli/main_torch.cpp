@@ -9,5 +9,6 @@ int main(int argc, char** argv) {
         add(addEmbedCommand(app));
         add(addProbeCommand(app));
         add(addSearchCommand(app));
+        add(addEvalCommand(app));
     });
 }

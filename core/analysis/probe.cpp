@@ -68,8 +68,6 @@ const char* probeMethodName(ProbeMethod m) {
 const char* probeTaskName(ProbeTask t) { return t == ProbeTask::Regression ? "regression" : "classification"; }
 
 ProbeResult runProbe(Catalog& catalog, const ProbeParams& params) {
-    ProbeResult r;
-    r.params = params;
     const auto& key = params.embeddings;
     const auto set = catalog.embeddingSet(key);
     if (!set || set->count == 0) {
@@ -78,15 +76,19 @@ ProbeResult runProbe(Catalog& catalog, const ProbeParams& params) {
                          "' has no " + key.modality + " " + key.space +
                          " embeddings; compute them with astroclip embed first");
     }
+    std::vector<int64_t> selected;
+    const bool filtered = !params.where.empty();
+    if (filtered) selected = catalog.select(params.where);
+    return runProbe(catalog, params, catalog.embeddings(key, filtered ? &selected : nullptr));
+}
+
+ProbeResult runProbe(Catalog& catalog, const ProbeParams& params, const EmbeddingMatrix& m) {
+    ProbeResult r;
+    r.params = params;
     std::vector<ColumnInfo> columns;
     const ColumnInfo& column = findColumn(catalog, params.target, columns);
     if (params.task == ProbeTask::Regression && column.type == "text")
         throw UsageError("column '" + params.target + "' holds text; probe it with --task classification");
-
-    std::vector<int64_t> selected;
-    const bool filtered = !params.where.empty();
-    if (filtered) selected = catalog.select(params.where);
-    const EmbeddingMatrix m = catalog.embeddings(key, filtered ? &selected : nullptr);
     r.dim = m.dim;
     r.candidates = int64_t(m.ids.size());
     if (m.ids.empty()) throw UsageError(catalog.path() + ": no object matching --where '" + params.where + "' has a vector");

@@ -55,5 +55,9 @@ struct ProbeResult {
 // UsageError when the embeddings are not stored, the column is unknown or unsuitable, the
 // split leaves too few objects on a side, or labels exceeds what the training side holds.
 ProbeResult runProbe(Catalog& catalog, const ProbeParams& params);
+// The same probe on features computed elsewhere (the evaluation's baselines: raw pixels, PCA of
+// them): row i of `features` is object features.ids[i]; params.embeddings and params.where are
+// not used (select the rows before).
+ProbeResult runProbe(Catalog& catalog, const ProbeParams& params, const EmbeddingMatrix& features);
 
 } // namespace astroclip::analysis
