@@ -14,6 +14,7 @@ packages=(
   libfaiss-dev            # similarity search and k-NN graphs (core/index, core/maps)
   libspectra-dev          # sparse symmetric eigen-solver (on Eigen) for UMAP's spectral init (core/maps)
   libplplot-dev plplot-driver-cairo  # PNG figures of astroclip eval
+  libpng-dev              # PNG images of patch-feature PCA (core/io/png_image)
   libhdf5-dev             # HDF5 tables of vectors for import-embeddings (core/io/vector_table)
   qt6-base-dev            # Qt Test now; Widgets for the desktop app
   libtorch-dev            # LibTorch 1.13 (CPU) for the encoders and the trainer

@@ -64,6 +64,9 @@ inline constexpr const char* kSearchDescription =
 Runner addEvalCommand(CLI::App& app);  // astroclip-torch only
 inline constexpr const char* kEvalDescription =
     "Evaluate a model AstroCLIP-style: probes, few-shot tidal search and retrieval against raw-data baselines";
+Runner addPatchesCommand(CLI::App& app);  // astroclip-torch only
+inline constexpr const char* kPatchesDescription =
+    "Draw DINOv2-style patch-feature PCA views of galaxies (PNG images)";
 // `name` of astroclip-torch, started with this process's arguments (cmd_forward.cpp).
 Runner addForwardedCommand(CLI::App& app, const std::string& name, const std::string& description, int argc,
                            char** argv);

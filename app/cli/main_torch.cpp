@@ -10,5 +10,6 @@ int main(int argc, char** argv) {
         add(addProbeCommand(app));
         add(addSearchCommand(app));
         add(addEvalCommand(app));
+        add(addPatchesCommand(app));
     });
 }

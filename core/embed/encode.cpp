@@ -104,6 +104,26 @@ at::Tensor encodeImages(models::VisionTransformerImpl& vit, const at::Tensor& im
     });
 }
 
+at::Tensor encodeImagePatches(models::VisionTransformerImpl& vit, const at::Tensor& images,
+                              const stages::ImageNormalization& normalization, const EncodeOptions& options) {
+    const auto& cfg = vit.config();
+    if (images.dim() != 4 || images.size(1) != cfg.inChannels || images.size(2) != images.size(3))
+        throw UsageError("images for patch features must be [N, " + std::to_string(cfg.inChannels) + ", S, S], got " +
+                         c10::str(images.sizes()));
+    if (images.size(2) % cfg.patchSize != 0)
+        throw UsageError("images of " + std::to_string(images.size(2)) + " pixels are not a multiple of ViT '" +
+                         cfg.name + "' patches (" + std::to_string(cfg.patchSize) + " pixels): choose another crop size");
+    requireBatchSize(options);
+    requireOnDevice(vit, options.device, "ViT '" + cfg.name + "'");
+    EvalModeScope eval({&vit});
+    const int64_t grid = images.size(2) / cfg.patchSize, tokens = grid * grid;
+    // Flattened per object so runBatches' [N, width] contract holds; reshaped on the way out.
+    const auto flat = runBatches(images, tokens * cfg.embedDim, options, [&](const torch::Tensor& batch) {
+        return vit.forward(stages::normalizeNanomaggies(batch, normalization)).patches.reshape({batch.size(0), -1});
+    });
+    return flat.reshape({images.size(0), tokens, cfg.embedDim});
+}
+
 at::Tensor encodeSpectra(models::SpecFormerImpl& specformer, const at::Tensor& flux, const EncodeOptions& options,
                          models::AlignmentHeadImpl* head) {
     const auto& cfg = specformer.config();

@@ -44,6 +44,11 @@ at::Tensor encodeImages(models::VisionTransformerImpl& vit, const at::Tensor& im
                         const stages::ImageNormalization& normalization, const EncodeOptions& options,
                         models::AlignmentHeadImpl* head = nullptr);
 
+// images [N, 3, S, S] as above → the final-norm patch tokens [N, (S/p)², D] float32 on the CPU,
+// row-major over the patch grid: the dense features of patch PCA and the dense heads.
+at::Tensor encodeImagePatches(models::VisionTransformerImpl& vit, const at::Tensor& images,
+                              const stages::ImageNormalization& normalization, const EncodeOptions& options);
+
 // flux [N, L] on the model's grid (1e-17 erg/s/cm²/Å; zeros where ivar == 0) → mean token
 // [N, D] float32 on the CPU; with `head`, the aligned vectors [N, E]. UsageError as above,
 // and for spectra whose length gives no patch or more tokens than the model's table holds.

@@ -4,7 +4,9 @@
 // through FAISS's exact index and the LibTorch one); the index is kept beside the catalog,
 // reused while current and rebuilt when the vectors change or the file is damaged; a query by
 // FITS file embeds the file's object like the catalog's (its own stored object comes first,
-// similarity 1); bad requests exit 1 with one line naming the problem.
+// similarity 1); bad requests exit 1 with one line naming the problem. `astroclip patches`
+// draws patch-feature PCA views with the same runs: one PNG per galaxy (cutout above its patch
+// colours) and a montage, refusing unknown objects and runs without an image encoder.
 #include "cli_test_util.h"
 
 #include <QDir>
@@ -252,6 +254,38 @@ private Q_SLOTS:
         // Cross-modal from the same file: the answers are spectra of the catalog.
         const auto x = searchJson({"--file", file, "--from", "image", "--to", "spectrum", "--k", "3"});
         QCOMPARE(hitsOf(x["queries"].toArray()[0].toObject()).size(), 3);
+    }
+
+    void patchViews() {
+        const QString out = path("patches");
+        const auto r = runAstroclip({"patches", "--catalog", catalog_, "--model", path("image"), "--where",
+                                     "truth_z < 0.5", "--limit", "5", "--out", out, "--threads", "1", "--json", "--quiet"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto j = jsonObject(r.out);
+        QCOMPARE(j["objects"].toArray().size(), 5);
+        QCOMPARE(j["grid"].toInt(), 8);  // the tiny ViT: 64-px crop, 8-px patches
+        const double share = j["foreground_share"].toDouble();
+        QVERIFY2(share > 0 && share < 1, qPrintable(QString::number(share)));
+        for (const auto& f : j["files"].toArray()) {
+            QFile png(f.toString());
+            QVERIFY(png.open(QIODevice::ReadOnly));
+            const QByteArray head = png.read(24);
+            QVERIFY(head.startsWith("\x89PNG\r\n\x1a\n"));
+            // IHDR: width and height, big-endian, right after the signature and chunk header.
+            const auto be32 = [&](int at) { return (uchar(head[at]) << 24) | (uchar(head[at + 1]) << 16) | (uchar(head[at + 2]) << 8) | uchar(head[at + 3]); };
+            QCOMPARE(be32(16), 64);
+            QCOMPARE(be32(20), 128);  // the galaxy above its patch colours
+        }
+        QVERIFY(QFile::exists(j["montage"].toString()));
+
+        auto bad = runAstroclip({"patches", "--catalog", catalog_, "--model", path("image"), "--object", "999999",
+                                 "--out", out, "--quiet"});
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY2(bad.err.contains("no object with id 999999"), qPrintable(bad.err));
+        bad = runAstroclip({"patches", "--catalog", catalog_, "--model", path("spectrum"), "--object", "3", "--out", out,
+                            "--quiet"});
+        QCOMPARE(bad.exitCode, 1);
+        QVERIFY2(bad.err.contains("image"), qPrintable(bad.err));
     }
 
     void refusals_data() {
