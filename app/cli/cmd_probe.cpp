@@ -58,7 +58,7 @@ Runner addProbeCommand(CLI::App& app) {
     cmd->add_option("--modality", o->modality, "image or spectrum")->required()->check(CLI::IsMember({"image", "spectrum"}));
     cmd->add_option("--space", o->space, "aligned or backbone (default: aligned for a clip model, else backbone)")
         ->check(CLI::IsMember({"aligned", "backbone"}));
-    cmd->add_option("--target", o->target, "Catalog column to predict, e.g. truth_z")->required();
+    cmd->add_option("--target", o->target, "Catalog column to predict, e.g. truth_z, or log10(COLUMN) for a quantity spanning decades")->required();
     cmd->add_option("--method", o->method, "knn (zero-shot), ridge (linear probe) or mlp (few-shot head)")
         ->check(CLI::IsMember({"knn", "ridge", "mlp"}))
         ->capture_default_str();

@@ -22,7 +22,9 @@ struct Features {
     EmbeddingMatrix matrix;
 };
 
-bool hasColumn(const std::vector<ColumnInfo>& columns, const std::string& name) {
+// A target's column: "log10(truth_ssfr)" reads truth_ssfr.
+bool hasColumn(const std::vector<ColumnInfo>& columns, std::string name) {
+    if (name.starts_with("log10(") && name.ends_with(")")) name = name.substr(6, name.size() - 7);
     return std::any_of(columns.begin(), columns.end(), [&](const ColumnInfo& c) { return c.name == name; });
 }
 

@@ -23,7 +23,7 @@ struct EvalParams {
     std::optional<std::string> space;       // default: aligned for a clip model, else backbone
     std::string where;                      // evaluate on these objects only ("" = all)
     // Targets; those the catalog lacks are left out with a note.
-    std::vector<std::string> regression = {"truth_z", "truth_logmstar", "truth_ssfr"};
+    std::vector<std::string> regression = {"truth_z", "truth_logmstar", "log10(truth_ssfr)"};
     std::vector<std::string> classification = {"truth_sample"};
     std::string tidalColumn = "truth_tidal", tidalPositive = "1";
     std::vector<int> tidalKs = {5, 10, 20};

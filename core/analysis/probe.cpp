@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -37,6 +38,18 @@ std::string className(const Value& v, const std::string& column) {
         throw UsageError("column '" + column + "' holds real numbers such as " + std::to_string(d) +
                          "; probe it with --task regression");
     return std::to_string(int64_t(d));
+}
+
+// A regression target is a column or log10(column): quantities spanning decades (sSFR, SFR,
+// fluxes) are predicted in log, as astronomers quote them. Values ≤ 0 have no log and leave.
+struct Target {
+    std::string column;
+    bool log10 = false;
+};
+Target parseTarget(const std::string& target) {
+    if (target.starts_with("log10(") && target.ends_with(")") && target.size() > 7)
+        return {target.substr(6, target.size() - 7), true};
+    return {target, false};
 }
 
 at::Tensor rowsOf(const EmbeddingMatrix& m, const std::vector<size_t>& rows) {
@@ -86,7 +99,10 @@ ProbeResult runProbe(Catalog& catalog, const ProbeParams& params, const Embeddin
     ProbeResult r;
     r.params = params;
     std::vector<ColumnInfo> columns;
-    const ColumnInfo& column = findColumn(catalog, params.target, columns);
+    const Target target = parseTarget(params.target);
+    if (target.log10 && params.task != ProbeTask::Regression)
+        throw UsageError("'" + params.target + "': log10() applies to regression targets only");
+    const ColumnInfo& column = findColumn(catalog, target.column, columns);
     if (params.task == ProbeTask::Regression && column.type == "text")
         throw UsageError("column '" + params.target + "' holds text; probe it with --task classification");
     r.dim = m.dim;
@@ -97,7 +113,9 @@ ProbeResult runProbe(Catalog& catalog, const ProbeParams& params, const Embeddin
     std::vector<size_t> usable;
     std::vector<double> values;
     if (params.task == ProbeTask::Regression) {
-        const auto numbers = catalog.numbers(m.ids, params.target);
+        auto numbers = catalog.numbers(m.ids, target.column);
+        if (target.log10)
+            for (double& v : numbers) v = v > 0 ? std::log10(v) : std::numeric_limits<double>::quiet_NaN();
         for (size_t i = 0; i < m.ids.size(); ++i)
             if (std::isfinite(numbers[i])) {
                 usable.push_back(i);

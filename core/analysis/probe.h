@@ -25,7 +25,7 @@ const char* probeTaskName(ProbeTask t);      // "regression", "classification"
 
 struct ProbeParams {
     EmbeddingKey embeddings;        // whose vectors
-    std::string target;             // catalog column (e.g. truth_z, truth_morphology)
+    std::string target;             // catalog column (e.g. truth_z, truth_sample), or log10(column) for a regression
     ProbeTask task = ProbeTask::Regression;
     ProbeMethod method = ProbeMethod::Knn;
     std::string where;              // restrict to objects matching this filter ("" = all)

@@ -78,10 +78,14 @@ private Q_SLOTS:
     // Every probe for every feature set, in both modalities.
     void tableIsComplete() {
         QMap<QString, int> perFeatures;
+        QSet<QString> targets;
         for (const auto& v : report_["rows"].toArray()) {
             const auto row = v.toObject();
             perFeatures[row["modality"].toString() + " " + row["features"].toString()] += 1;
+            targets.insert(row["target"].toString());
         }
+        // sSFR spans decades: it is probed in log.
+        QCOMPARE(targets, (QSet<QString>{"truth_z", "truth_logmstar", "log10(truth_ssfr)", "truth_sample", "truth_quenched"}));
         // 3 regression targets × 3 methods + 1 classification × 3 + few-shot k = 5, 10, 20.
         for (const QString key : {"image model", "image pixels", "image pca32(pixels)", "spectrum model",
                                   "spectrum flux", "spectrum pca32(flux)"})
