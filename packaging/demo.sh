@@ -4,8 +4,8 @@
 # presets — spectra by masked modelling, images by DINOv2-style self-distillation, then the
 # CLIP alignment of the two frozen backbones —, list the runs, then use the aligned model:
 # embed every galaxy, map the image vectors (UMAP, kept in the catalog), find the spectra
-# nearest to one galaxy's image, and write the evaluation table with its figures to
-# out/demo-eval/.
+# nearest to one galaxy's image, write the evaluation table with its figures, the dense heads'
+# scores and patch-feature PCA images to out/demo-eval/.
 # Cached: a second run reuses the survey, skips a stage whose run has finished and resumes one
 # that was interrupted (Ctrl-C leaves a checkpoint); embed and map reuse what is stored;
 # delete out/demo-runs/ to train again.
@@ -41,4 +41,7 @@ $astroclip runs --catalog "$catalog"
 $astroclip embed --catalog "$catalog" --model "$runs/clip"
 $astroclip map --catalog "$catalog" --model "$runs/clip" --modality image --method umap
 $astroclip search --catalog "$catalog" --object 1 --from image --to spectrum --k 8 --columns truth_z,truth_sample
-$astroclip eval --catalog "$catalog" --model "$runs/clip" --out "${ASTROCLIP_DEMO_EVAL:-out/demo-eval}"
+eval_dir=${ASTROCLIP_DEMO_EVAL:-out/demo-eval}
+$astroclip eval --catalog "$catalog" --model "$runs/clip" --out "$eval_dir"
+$astroclip dense --catalog "$catalog" --model "$runs/image" --out "$eval_dir"
+$astroclip patches --catalog "$catalog" --model "$runs/image" --where "truth_z < 0.4" --limit 24 --out "$eval_dir/patches"

@@ -2,7 +2,7 @@
 # Installs what AstroCLIP Studio needs on Debian 12 (if missing) and builds it into build/.
 # Usage: packaging/setup.sh [--with-test-peers]
 #   --with-test-peers  also install the independent peers the test suite checks against
-#                      and benchmarks use (astropy, numpy, torch, scikit-learn, h5py under /usr/bin/python3;
+#                      and benchmarks use (astropy, numpy, torch, scikit-learn, h5py, sep under /usr/bin/python3;
 #                      fitsverify; bc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ packages=(
   libopenblas0-openmp     # fast BLAS for LibTorch (reference BLAS is ~17x slower)
 )
 if [[ " $* " == *" --with-test-peers "* ]]; then
-  packages+=(fitsverify python3-astropy python3-numpy python3-torch python3-sklearn python3-h5py umap-learn bc)
+  packages+=(fitsverify python3-astropy python3-numpy python3-torch python3-sklearn python3-h5py python3-sep umap-learn bc)
 fi
 
 missing=()

@@ -36,6 +36,9 @@ void printJson(const nlohmann::json& j);
 nlohmann::json valueJson(const Value& v);
 std::string valueText(const Value& v);
 
+// Creates the output folder of a command (and its parents); FileError naming it when it cannot.
+void createOutputFolder(const std::string& path);
+
 // Each command adds itself to the app and returns the function that runs it.
 using Runner = std::function<int()>;
 Runner addSimulateCommand(CLI::App& app);
@@ -67,6 +70,9 @@ inline constexpr const char* kEvalDescription =
 Runner addPatchesCommand(CLI::App& app);  // astroclip-torch only
 inline constexpr const char* kPatchesDescription =
     "Draw DINOv2-style patch-feature PCA views of galaxies (PNG images)";
+Runner addDenseCommand(CLI::App& app);  // astroclip-torch only
+inline constexpr const char* kDenseDescription =
+    "Train linear segmentation and depth heads on frozen patch tokens against the simulator's truth maps";
 // `name` of astroclip-torch, started with this process's arguments (cmd_forward.cpp).
 Runner addForwardedCommand(CLI::App& app, const std::string& name, const std::string& description, int argc,
                            char** argv);

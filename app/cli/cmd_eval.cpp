@@ -70,10 +70,7 @@ Runner addEvalCommand(CLI::App& app) {
         at::set_num_threads(o->threads > 0 ? o->threads : int(std::max(1u, std::thread::hardware_concurrency())));
         auto catalog = Catalog::open(o->catalog, /*create=*/false);
         const ModelRecord model = findModel(catalog, o->model);
-        std::error_code ec;
-        std::filesystem::create_directories(o->out, ec);
-        if (ec || !std::filesystem::is_directory(o->out, ec))
-            throw FileError(o->out, "cannot create the output folder" + (ec ? ": " + ec.message() : std::string()));
+        createOutputFolder(o->out);
 
         analysis::EvalParams params;
         params.modelId = model.id;

@@ -55,10 +55,7 @@ Runner addPatchesCommand(CLI::App& app) {
         auto encoders = runs::openTrainedEncoders(o->model, o->device);
         const auto views = embed::makePatchViews(catalog, encoders, params);
 
-        std::error_code ec;
-        std::filesystem::create_directories(o->out, ec);
-        if (ec || !std::filesystem::is_directory(o->out, ec))
-            throw FileError(o->out, "cannot create the output folder" + (ec ? ": " + ec.message() : std::string()));
+        createOutputFolder(o->out);
         nlohmann::json files = nlohmann::json::array();
         for (size_t k = 0; k < views.ids.size(); ++k) {
             RgbImage pair(views.galaxies[k].width, views.galaxies[k].height + views.features[k].height);

@@ -1,7 +1,7 @@
 // astroclip: the command line. A thin layer over core/: parse options, call core, draw
 // progress, print results (text or --json), exit non-zero with a one-line reason on failure.
 //
-// The commands that run models (train, embed, probe, search, eval, patches) live in astroclip-torch beside this program, which
+// The commands that run models (train, embed, probe, search, eval, patches, dense) live in astroclip-torch beside this program, which
 // `astroclip <command>` replaces itself with: loading LibTorch costs about a second per call,
 // which the data commands (and scripts calling them by the thousand) should not pay.
 #include "app/cli/cli_common.h"
@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
         add(addForwardedCommand(app, "search", kSearchDescription, argc, argv));
         add(addForwardedCommand(app, "eval", kEvalDescription, argc, argv));
         add(addForwardedCommand(app, "patches", kPatchesDescription, argc, argv));
+        add(addForwardedCommand(app, "dense", kDenseDescription, argc, argv));
 #endif
     });
 }

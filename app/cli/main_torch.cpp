@@ -11,5 +11,6 @@ int main(int argc, char** argv) {
         add(addSearchCommand(app));
         add(addEvalCommand(app));
         add(addPatchesCommand(app));
+        add(addDenseCommand(app));
     });
 }

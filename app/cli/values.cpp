@@ -1,6 +1,9 @@
 #include "app/cli/cli_common.h"
 
+#include "core/common/error.h"
+
 #include <cstdio>
+#include <filesystem>
 
 namespace astroclip::cli {
 
@@ -20,6 +23,13 @@ std::string valueText(const Value& v) {
     }
     if (auto s = std::get_if<std::string>(&v)) return *s;
     return "null";
+}
+
+void createOutputFolder(const std::string& path) {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec || !std::filesystem::is_directory(path, ec))
+        throw FileError(path, "cannot create the output folder" + (ec ? ": " + ec.message() : std::string()));
 }
 
 } // namespace astroclip::cli

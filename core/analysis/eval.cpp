@@ -148,14 +148,20 @@ EvalReport evaluateModel(Catalog& catalog, const EvalParams& params) {
     for (const auto& modality : report.modalities) {
         std::vector<Features> features{{"model", vectors[modality]}};
         if (params.baselines) {
-            const auto raw = modality == "image" ? pixelFeatures(catalog, vectors[modality].ids, params.progress)
-                                                 : fluxFeatures(catalog, vectors[modality].ids, params.progress);
-            if (raw.unreadable > 0)
-                report.notes.push_back(modality + ": " + std::to_string(raw.unreadable) +
-                                       " objects' data could not be read for the baselines");
-            auto pca = pcaFeatures(raw, params.pcaComponents);
-            features.push_back({pca.name, std::move(pca.features)});
-            features.push_back({raw.name, raw.features});
+            // A baseline the data cannot give (e.g. cutouts smaller than its crop) is noted, not fatal:
+            // the model's own rows still stand.
+            try {
+                const auto raw = modality == "image" ? pixelFeatures(catalog, vectors[modality].ids, params.progress)
+                                                     : fluxFeatures(catalog, vectors[modality].ids, params.progress);
+                if (raw.unreadable > 0)
+                    report.notes.push_back(modality + ": " + std::to_string(raw.unreadable) +
+                                           " objects' data could not be read for the baselines");
+                auto pca = pcaFeatures(raw, params.pcaComponents);
+                features.push_back({pca.name, std::move(pca.features)});
+                features.push_back({raw.name, raw.features});
+            } catch (const UsageError& e) {
+                report.notes.push_back(modality + ": raw-data baselines left out: " + e.what());
+            }
         }
         for (const auto& f : features) {
             if (std::find(report.featureNames.begin(), report.featureNames.end(), f.name) == report.featureNames.end())

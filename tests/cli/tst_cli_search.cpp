@@ -6,7 +6,10 @@
 // FITS file embeds the file's object like the catalog's (its own stored object comes first,
 // similarity 1); bad requests exit 1 with one line naming the problem. `astroclip patches`
 // draws patch-feature PCA views with the same runs: one PNG per galaxy (cutout above its patch
-// colours) and a montage, refusing unknown objects and runs without an image encoder.
+// colours) and a montage, refusing unknown objects and runs without an image encoder; and
+// `astroclip dense` trains linear segmentation and depth heads on the frozen patch tokens
+// against the simulator's truth maps, beating the trivial answers (the majority class, the
+// mean redshift), with its central footprints scored beside SEP's by dense_sep.py.
 #include "cli_test_util.h"
 
 #include <QDir>
@@ -286,6 +289,37 @@ private Q_SLOTS:
                             "--quiet"});
         QCOMPARE(bad.exitCode, 1);
         QVERIFY2(bad.err.contains("image"), qPrintable(bad.err));
+    }
+
+    void denseHeads() {
+        const QString out = path("dense");
+        auto r = runAstroclip({"dense", "--catalog", catalog_, "--model", path("image"), "--out", out, "--epochs", "15",
+                               "--threads", "1", "--json", "--quiet"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto j = jsonObject(r.out);
+        QVERIFY(j["train_images"].toInt() > 150 && j["test_images"].toInt() > 30);
+        const auto seg = j["segmentation"].toObject();
+        QVERIFY2(seg["pixel_accuracy"].toDouble() > seg["majority_accuracy"].toDouble() + 0.1, qPrintable(r.out.left(600)));
+        QVERIFY2(seg["mean_iou"].toDouble() > 0.4, qPrintable(r.out.left(600)));
+        const auto depth = j["depth"].toObject();
+        QVERIFY2(depth["rmse"].toDouble() < 0.9 * depth["rmse_predicting_mean"].toDouble(), qPrintable(r.out.left(600)));
+        const auto central = j["central"].toObject();
+        QCOMPARE(central["ids"].toArray().size(), j["test_images"].toInt());
+        QVERIFY(central["mean_iou"].toDouble() > 0.4);
+
+        // SEP's footprints on the same held-out cutouts, as the benchmark reports them.
+        if (runProgram("/usr/bin/python3", {"-c", "import sep, astropy"}).exitCode != 0)
+            QSKIP("python3-sep and python3-astropy are needed for the SEP comparison (packaging/setup.sh --with-test-peers)");
+        r = runProgram("/usr/bin/python3", {DENSE_SEP_SCRIPT, catalog_, out + "/dense.json", "--rows"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const auto fields = r.out.trimmed().split('|');
+        QCOMPARE(fields.size(), 4);
+        const double sepIou = fields[2].section(' ', 1).toDouble();
+        QVERIFY2(sepIou > 0 && sepIou < 1, qPrintable(r.out));
+
+        r = runAstroclip({"dense", "--catalog", catalog_, "--model", path("spectrum"), "--out", out, "--quiet"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("image"), qPrintable(r.err));
     }
 
     void refusals_data() {
