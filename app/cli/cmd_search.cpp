@@ -18,6 +18,7 @@
 #include <cassert>
 #include <filesystem>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
@@ -128,6 +129,7 @@ Runner addSearchCommand(CLI::App& app) {
     struct Options {
         std::string catalog, model, file, from, to, space, where, index = "Flat", columns, device = "auto";
         std::vector<int64_t> objects;
+        std::vector<std::string> searchParams;
         int64_t k = 16;
         int threads = 0;
         bool rebuild = false, json = false, quiet = false;
@@ -151,6 +153,8 @@ Runner addSearchCommand(CLI::App& app) {
     cmd->add_option("--index", o->index,
                     "Index: Flat (exact), HNSW32, IVF<n>,PQ<m> (any FAISS factory string), torch, torch:cuda (exact)")
         ->capture_default_str();
+    cmd->add_option("--search-param", o->searchParams,
+                    "Search setting NAME=VALUE (repeatable): nprobe=32 for IVF indices, efSearch=64 for HNSW");
     cmd->add_flag("--rebuild-index", o->rebuild, "Rebuild the stored index even if it is current");
     cmd->add_option("--columns", o->columns, "Comma-separated catalog columns to show for each neighbour");
     cmd->add_option("--device", o->device, "For --file: auto, cpu, cuda or cuda:N")->capture_default_str();
@@ -173,6 +177,14 @@ Runner addSearchCommand(CLI::App& app) {
         params.index.factory = o->index;
         params.index.threads = threads;
         params.index.rebuild = o->rebuild;
+        for (const auto& p : o->searchParams) {
+            const auto eq = p.find('=');
+            char* end = nullptr;
+            const double value = eq == std::string::npos ? 0 : std::strtod(p.c_str() + eq + 1, &end);
+            if (eq == std::string::npos || eq == 0 || !end || *end != '\0' || end == p.c_str() + eq + 1)
+                throw UsageError("--search-param '" + p + "': expected NAME=NUMBER, e.g. nprobe=32");
+            params.index.searchParameters.emplace_back(p.substr(0, eq), value);
+        }
         const auto columns = splitColumns(o->columns);
         requireColumns(catalog, columns);
         const auto progress = makeProgressBar(o->quiet || o->json);

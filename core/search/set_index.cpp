@@ -97,6 +97,7 @@ OpenedSetIndex openSetIndex(Catalog& catalog, const EmbeddingSet& set, const Set
             } else {
                 out.index = index::loadIndex(out.path);
                 if (params.threads > 0) out.index->setThreads(params.threads);
+                for (const auto& [name, value] : params.searchParameters) out.index->setSearchParameter(name, value);
                 return out;
             }
         } catch (const FileError& e) {
@@ -108,6 +109,7 @@ OpenedSetIndex openSetIndex(Catalog& catalog, const EmbeddingSet& set, const Set
     fs::create_directories(fs::path(out.path).parent_path(), ec);
     if (ec) throw FileError(fs::path(out.path).parent_path().string(), "cannot create the index folder: " + ec.message());
     out.index->save(out.path, expected);
+    for (const auto& [name, value] : params.searchParameters) out.index->setSearchParameter(name, value);
     logInfo(out.path + ": built " + params.factory + " index of " + std::to_string(set.count) + " " +
             set.key.modality + " vectors (" + out.reason + ")");
     return out;

@@ -11,6 +11,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace astroclip::search {
 
@@ -21,6 +23,10 @@ struct SetIndexParams {
     // Vectors an index that must be trained (IVF, PQ) learns from: a seeded sample of at most
     // this many of the set's vectors (training on millions costs minutes and gains little).
     int64_t maxTrainingVectors = 100000;
+    // Search-time settings applied after the index is opened (not part of what is stored):
+    // "nprobe" for IVF (FAISS's default of 1 list finds few neighbours at 10⁶), "efSearch" for
+    // HNSW, "blockElements" for torch. UsageError for a name the index does not have.
+    std::vector<std::pair<std::string, double>> searchParameters;
 };
 
 // What the open reports: the index and whether it was built now (and why) or loaded.

@@ -201,7 +201,9 @@ private Q_SLOTS:
         QCOMPARE(index["reason"].toString(), QString("none stored"));
         j = searchJson(args);
         QCOMPARE(j["index"].toObject()["built"].toBool(), false);  // current: loaded, not rebuilt
-        // HNSW32 over a few hundred vectors finds the exact neighbours.
+        // HNSW32 over a few hundred vectors finds the exact neighbours (here with a wider search).
+        j = searchJson(args + QStringList{"--search-param", "efSearch=64"});
+        QCOMPARE(j["index"].toObject()["built"].toBool(), false);
         const auto peer = numpySearch(catalog_, "image", "spectrum", 16, "", {5});
         QString why;
         QVERIFY2(sameHits(hitsOf(j["queries"].toArray()[0].toObject()), peer[0], &why), qPrintable(why));
@@ -342,6 +344,10 @@ private Q_SLOTS:
         QTest::newRow("unknown column") << QStringList{"--object", "3", "--from", "image", "--columns", "nope"}
                                         << "no column 'nope'";
         QTest::newRow("no query") << QStringList{"--from", "image"} << "--object ID or --file FILE";
+        QTest::newRow("search setting not of the index")
+            << QStringList{"--object", "3", "--from", "image", "--search-param", "nprobe=8"} << "nprobe";
+        QTest::newRow("search setting not a number")
+            << QStringList{"--object", "3", "--from", "image", "--search-param", "efSearch"} << "expected NAME=NUMBER";
     }
     void refusals() {
         QFETCH(QStringList, args);
