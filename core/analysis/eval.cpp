@@ -22,9 +22,9 @@ struct Features {
     EmbeddingMatrix matrix;
 };
 
-// A target's column: "log10(truth_ssfr)" reads truth_ssfr.
-bool hasColumn(const std::vector<ColumnInfo>& columns, std::string name) {
-    if (name.starts_with("log10(") && name.ends_with(")")) name = name.substr(6, name.size() - 7);
+// Whether the catalog has a target's column ("log10(truth_ssfr)" reads truth_ssfr).
+bool hasColumn(const std::vector<ColumnInfo>& columns, const std::string& target) {
+    const std::string name = parseProbeTarget(target).column;
     return std::any_of(columns.begin(), columns.end(), [&](const ColumnInfo& c) { return c.name == name; });
 }
 

@@ -40,18 +40,6 @@ std::string className(const Value& v, const std::string& column) {
     return std::to_string(int64_t(d));
 }
 
-// A regression target is a column or log10(column): quantities spanning decades (sSFR, SFR,
-// fluxes) are predicted in log, as astronomers quote them. Values ≤ 0 have no log and leave.
-struct Target {
-    std::string column;
-    bool log10 = false;
-};
-Target parseTarget(const std::string& target) {
-    if (target.starts_with("log10(") && target.ends_with(")") && target.size() > 7)
-        return {target.substr(6, target.size() - 7), true};
-    return {target, false};
-}
-
 at::Tensor rowsOf(const EmbeddingMatrix& m, const std::vector<size_t>& rows) {
     auto t = torch::empty({int64_t(rows.size()), int64_t(m.dim)}, torch::kFloat32);
     float* out = t.data_ptr<float>();
@@ -95,11 +83,17 @@ ProbeResult runProbe(Catalog& catalog, const ProbeParams& params) {
     return runProbe(catalog, params, catalog.embeddings(key, filtered ? &selected : nullptr));
 }
 
+ProbeTarget parseProbeTarget(const std::string& target) {
+    if (target.starts_with("log10(") && target.ends_with(")") && target.size() > 7)
+        return {target.substr(6, target.size() - 7), true};
+    return {target, false};
+}
+
 ProbeResult runProbe(Catalog& catalog, const ProbeParams& params, const EmbeddingMatrix& m) {
     ProbeResult r;
     r.params = params;
     std::vector<ColumnInfo> columns;
-    const Target target = parseTarget(params.target);
+    const ProbeTarget target = parseProbeTarget(params.target);
     if (target.log10 && params.task != ProbeTask::Regression)
         throw UsageError("'" + params.target + "': log10() applies to regression targets only");
     const ColumnInfo& column = findColumn(catalog, target.column, columns);

@@ -52,6 +52,14 @@ struct ProbeResult {
     std::vector<std::string> classes;      // classification: class names, index order
 };
 
+// A target is a column or log10(column): quantities spanning decades (sSFR, SFR, fluxes) are
+// predicted in log, as astronomers quote them; values <= 0 have no log and leave the probe.
+struct ProbeTarget {
+    std::string column;
+    bool log10 = false;
+};
+ProbeTarget parseProbeTarget(const std::string& target);
+
 // UsageError when the embeddings are not stored, the column is unknown or unsuitable, the
 // split leaves too few objects on a side, or labels exceeds what the training side holds.
 ProbeResult runProbe(Catalog& catalog, const ProbeParams& params);
