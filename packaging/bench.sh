@@ -4,6 +4,7 @@
 #   ingest:    files/s of `astroclip ingest` on a simulated survey vs astropy reading the same files
 #   import:    a 1M-row FITS catalogue into the catalog vs Python sqlite3 executemany
 #   training:  steps/s and peak RSS of ViT supervised and SpecFormer masked-modelling steps vs PyTorch
+#   embedding: objects/s of batched ViT and SpecFormer inference (core/embed) vs the same backbones in PyTorch
 #   search:    single-query latency (and recall@16) of core/index at 100k and 1M 512-d vectors vs python3-faiss
 #   umap:      UMAP time and trustworthiness at 10k and 100k clustered 512-d points vs umap-learn
 #   few-shot:  tidal-feature average precision from k labels: tiny ViT vectors vs raw-pixel PCA
@@ -49,6 +50,9 @@ rows+=("import $nrows-row FITS table|$(printf '%.2f' "$ours") s ($(echo "$nrows 
 
 # Training steps: our LibTorch stages vs the same architectures in PyTorch (packaging/bench/training.sh).
 while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/training.sh build/bin)
+
+# Embedding: core/embed's batched inference vs the same backbones in PyTorch (packaging/bench/embedding.sh).
+while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/embedding.sh build/bin)
 
 # Similarity search: core/index vs python3-faiss on the same vectors (packaging/bench/search.sh).
 while IFS= read -r r; do rows+=("$r"); done < <(bash packaging/bench/search.sh build/bin)

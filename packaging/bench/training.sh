@@ -10,8 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=${1:?usage: training.sh BIN_DIR [--table]}
-py=/usr/bin/python3
-threads=$(nproc)
+source packaging/bench/torch_rows.sh
 # model preset batch warmup steps: the heavy configurations get fewer steps to stay in minutes.
 configs=(
   "vit tiny 32 3 10"
@@ -19,11 +18,7 @@ configs=(
   "specformer tiny 32 3 10"
   "specformer full 4 1 3"
 )
-field() { $py -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
-mib() { echo "$1 / 1048576" | bc -l | xargs printf '%.0f'; }
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-rows=()
 for c in "${configs[@]}"; do
   read -r model preset batch warmup steps <<<"$c"
   args=(--model "$model" --preset "$preset" --batch "$batch" --warmup "$warmup" --steps "$steps" --threads "$threads")
@@ -32,15 +27,4 @@ for c in "${configs[@]}"; do
   os=$(field "$ours" steps_per_second); ps=$(field "$peer" steps_per_second)
   rows+=("train step $model $preset ($(field "$ours" params) params, batch $batch, $threads threads)|$(printf '%.3f' "$os") steps/s, peak RSS $(mib "$(field "$ours" peak_rss_bytes)") MiB|PyTorch $(printf '%.3f' "$ps") steps/s, peak RSS $(mib "$(field "$peer" peak_rss_bytes)") MiB|$(echo "$os / $ps" | bc -l | xargs printf '%.2f')×")
 done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-
-if [[ "${2:-}" == "--table" ]]; then
-  printf '\n| benchmark | AstroCLIP (LibTorch) | peer | ratio |\n|---|---|---|---|\n'
-  for r in "${rows[@]}"; do echo "| ${r//|/ | } |"; done
-  echo
-  echo "machine: $threads cores, $(lscpu | sed -n 's/^Model name: *//p'); LibTorch $($py -c 'import torch; print(torch.__version__)')"
-  echo "load average (1/5/15 min) before: $load_before, after: $load_after"
-else
-  printf '%s\n' "${rows[@]}"
-  echo "load during the training benchmark (1/5/15 min): before $load_before, after $load_after" >&2
-fi
+print_torch_rows "${2:-}" training

@@ -12,15 +12,13 @@
 #include "core/stages/spectrum_stage.h"
 #include "core/stages/supervised_stage.h"
 #include "core/train/trainer.h"
+#include "tests/bench/bench_stats.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 #include <torch/version.h>
 
-#include <sys/resource.h>
-
-#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -125,11 +123,8 @@ int main(int argc, char** argv) {
         std::vector<double> seconds;
         for (size_t i = size_t(warmup) + 1; i < marks.size(); ++i)
             seconds.push_back(std::chrono::duration<double>(marks[i] - marks[i - 1]).count());
-        std::sort(seconds.begin(), seconds.end());
         const size_t n = seconds.size();
-        const double median = n % 2 ? seconds[n / 2] : 0.5 * (seconds[n / 2 - 1] + seconds[n / 2]);
-        rusage usage{};
-        getrusage(RUSAGE_SELF, &usage);
+        const double median = bench::median(seconds);
         const nlohmann::json out = {{"impl", "libtorch"},
                                     {"model", model},
                                     {"preset", preset},
@@ -140,7 +135,7 @@ int main(int argc, char** argv) {
                                     {"step_seconds_median", median},
                                     {"steps_per_second", 1.0 / median},
                                     {"samples_per_second", double(batch) / median},
-                                    {"peak_rss_bytes", int64_t(usage.ru_maxrss) * 1024},
+                                    {"peak_rss_bytes", bench::peakRssBytes()},
                                     {"torch", TORCH_VERSION}};
         std::cout << out.dump() << std::endl;
     } catch (const std::exception& e) {
