@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace astroclip::models {
@@ -75,7 +76,8 @@ void importStateDict(torch::nn::Module& module, const StateDict& weights, const 
     for (const auto& [name, target] : targets) {
         const auto found = weights.find(name);
         if (found == weights.end()) {
-            missing.push_back(name);
+            const auto& optional = options.mayBeMissing;
+            if (std::find(optional.begin(), optional.end(), name) == optional.end()) missing.push_back(name);
             continue;
         }
         torch::Tensor source = found->second;
@@ -106,7 +108,7 @@ void importStateDict(torch::nn::Module& module, const StateDict& weights, const 
         throw WeightsMismatch(modelName, std::move(missing), std::move(unexpected), std::move(wrongShape));
 
     torch::NoGradGuard noGrad;
-    for (auto& [name, target] : targets) target.copy_(sources.at(name));
+    for (auto& [name, source] : sources) targets.at(name).copy_(source);
 }
 
 StateDict selectPrefix(const StateDict& weights, const std::string& prefix) {

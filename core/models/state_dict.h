@@ -39,6 +39,10 @@ struct ImportOptions {
     // A DINOv2 position table ("…pos_embed", [1, 1 + m·m, D]) of another square grid is
     // resampled (bicubic, no antialias) to this model's grid instead of being refused.
     bool resizePosEmbed = false;
+    // Names the file may lack; those keep the module's current values. For weights from
+    // elsewhere that have no use for a training-only tensor, e.g. a timm ViT without DINOv2's
+    // iBOT "mask_token". Any other missing name is still an error.
+    std::vector<std::string> mayBeMissing;
 };
 
 // Copies `weights` into the module's parameters and buffers, converting dtype and device

@@ -135,6 +135,39 @@ private Q_SLOTS:
         compare((prefix + " embedding").c_str(), out.embedding, "out." + prefix + ".embedding");
         compare((prefix + " attention").c_str(), out.attention, "out." + prefix + ".attention");
     }
+
+    // The ecosystem's DINOv2 ViT: timm's VisionTransformer (made by make_timm_fixture.py where
+    // timm is installed; Debian has no timm) loads by name into ours — no iBOT mask_token in
+    // timm — and gives the same CLS and patch tokens within 1e-4 (fp32).
+    void timmVisionTransformer() {
+        const QString fixture = QStringLiteral(MODELS_TIMM_FIXTURE);
+        if (!QFileInfo::exists(fixture))
+            QSKIP(qPrintable(fixture + " is not made yet: run tests/models/make_timm_fixture.py where timm is "
+                                       "installed (the GPU machine's Python) and commit the file"));
+        const StateDict timm = readStateDict(fixture.toStdString());
+        ViTConfig c;
+        c.name = "ViT-timm";
+        c.imageSize = 48;
+        c.patchSize = 12;
+        c.embedDim = 64;
+        c.depth = 2;
+        c.numHeads = 2;
+        VisionTransformer vit(c);
+        vit->eval();
+        ImportOptions options;
+        options.mayBeMissing = {"mask_token"};
+        importStateDict(*vit, selectPrefix(timm, "vit."), c.name, options);
+        torch::NoGradGuard noGrad;
+        const auto out = vit->forward(timm.at("in.images"));
+        for (const auto& [what, ours, name] : {std::tuple{"timm CLS", out.cls, "out.cls"},
+                                               std::tuple{"timm patches", out.patches, "out.patches"}}) {
+            const auto& theirs = timm.at(name);
+            QCOMPARE(shapeOf(ours), shapeOf(theirs));
+            const double diff = maxAbsDiff(ours, theirs);
+            qInfo("%s: max |C++ − timm| = %.3g", what, diff);
+            QVERIFY2(diff < 1e-4, qPrintable(QString("%1 differs by %2").arg(what).arg(diff)));
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(TestModelParity)

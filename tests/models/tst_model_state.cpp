@@ -111,6 +111,30 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(WeightsMismatch, importStateDict(*target, broken, "ViT-test", options));
     }
 
+    // A file without a name listed as optional (a timm ViT has no iBOT mask_token) loads, and
+    // that tensor keeps its value; any other missing name still fails.
+    void optionalNamesMayBeMissing() {
+        VisionTransformer source(testConfig());
+        VisionTransformer target(testConfig());
+        const auto maskBefore = target->mask_token.clone();
+        auto weights = exportStateDict(*source);
+        weights.erase("mask_token");
+        QVERIFY_THROWS_EXCEPTION(WeightsMismatch, importStateDict(*target, weights, "ViT-test"));
+        ImportOptions options;
+        options.mayBeMissing = {"mask_token"};
+        importStateDict(*target, weights, "ViT-test", options);
+        QVERIFY(torch::equal(target->mask_token, maskBefore));
+        QVERIFY(torch::equal(target->blockList()[1]->ls2->gamma, source->blockList()[1]->ls2->gamma));
+        weights.erase("norm.bias");
+        try {
+            importStateDict(*target, weights, "ViT-test", options);
+            QFAIL("loading without norm.bias should have failed");
+        } catch (const WeightsMismatch& e) {
+            QVERIFY2(QString(e.what()).contains("missing norm.bias"), e.what());
+            QVERIFY2(!QString(e.what()).contains("mask_token"), e.what());
+        }
+    }
+
     void roundTripThroughSafetensors() {
         QTemporaryDir dir;
         QVERIFY(dir.isValid());
