@@ -18,6 +18,7 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <thread>
 
