@@ -24,8 +24,9 @@ struct SetIndexParams {
     // this many of the set's vectors (training on millions costs minutes and gains little).
     int64_t maxTrainingVectors = 100000;
     // Search-time settings applied after the index is opened (not part of what is stored):
-    // "nprobe" for IVF (FAISS's default of 1 list finds few neighbours at 10⁶), "efSearch" for
-    // HNSW, "blockElements" for torch. UsageError for a name the index does not have.
+    // "nprobe" for IVF (core/index scans nlist/16 lists; more trade speed for recall), "efSearch"
+    // for HNSW, "k_factor_rf" for a ",RFlat" re-ranked index, "blockElements" for torch.
+    // UsageError for a name the index does not have.
     std::vector<std::pair<std::string, double>> searchParameters;
 };
 
