@@ -36,6 +36,14 @@ public:
     using Error::Error;
 };
 
+// A job needed more memory than its device has (a GPU's memory, or the host's for a CPU job).
+// The message names the job, the device and what to change (batch size, accumulation,
+// precision); the process goes on, and nothing already stored was touched.
+class OutOfMemoryError : public Error {
+public:
+    using Error::Error;
+};
+
 // The user asked to stop a long job through its progress callback.
 class Cancelled : public Error {
 public:

@@ -4,6 +4,7 @@
 #include "core/index/torch_index.h"
 
 #include "core/common/error.h"
+#include "core/models/out_of_memory.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -98,6 +99,16 @@ private:
     void doTrain(const float*, int64_t) override {}
 
     void doAdd(const float* x, int64_t n, const int64_t* ids) override {
+        models::reportingOutOfMemory(
+            device_, [&] { return "adding " + std::to_string(n) + " vectors to the exact index (" + description() + ")"; },
+            [&] {
+                return "It holds " + std::to_string(size()) + " vectors of dimension " + std::to_string(dim()) +
+                       " (float32); use \"torch:cpu\", \"Flat\" or a compressed FAISS index (IVF…,PQ…).";
+            },
+            [&] { append(x, n, ids); });
+    }
+
+    void append(const float* x, int64_t n, const int64_t* ids) {
         TorchThreadScope threads(this->threads());
         const int64_t count = size();
         if (count + n > storage_.size(0)) {
@@ -135,6 +146,16 @@ private:
 
     void doSearch(const float* queries, int64_t nq, int64_t k, const IdSelection* allowed,
                   SearchResults& out) const override {
+        models::reportingOutOfMemory(
+            device_, [&] { return "searching " + std::to_string(nq) + " queries in the exact index (" + description() + ")"; },
+            [&] {
+                return "Lower the scores computed at once (--search-param blockElements=N; " +
+                       std::to_string(blockElements_) + " now) or search fewer queries per call.";
+            },
+            [&] { search(queries, nq, k, allowed, out); });
+    }
+
+    void search(const float* queries, int64_t nq, int64_t k, const IdSelection* allowed, SearchResults& out) const {
         TorchThreadScope threads(this->threads());
         at::NoGradGuard noGrad;
         const int64_t n = size();

@@ -1,5 +1,7 @@
 #include "core/train/trainer.h"
 
+#include "core/models/out_of_memory.h"
+
 #include "core/common/log.h"
 #include "core/train/optimizer.h"
 #include "core/train/run_checkpoint.h"
@@ -327,18 +329,31 @@ TrainResult Run::execute() {
     logInfo("training stage " + stage_.name() + " on " + device_.str() + " (" + detail::torchDescription() + ", " +
             std::to_string(threads) + " CPU threads" + (autocast_ ? ", bf16 autocast)" : ", fp32)"));
 
-    prepareModules();
-    if (!params_.resumeFrom.empty())
-        resume();
-    else
-        torch::manual_seed(params_.seed);
-    detail::resetPeakMemory(device_);
+    // Running out of memory ends the run with a message that says what to change; the
+    // checkpoints already written stay as they are (each write is atomic).
+    const auto job = [&] { return "training stage " + stage_.name() + " (step " + std::to_string(step_ + 1) + ")"; };
+    const auto advice = [&] {
+        std::string text = lastGood_.empty() ? std::string("No checkpoint was written yet. ")
+                                             : "The last checkpoint, " + lastGood_ + ", is intact. ";
+        text += "Lower the stage's batch_size in a --config JSON and raise the trainer's accumulate by the same "
+                "factor to keep the effective batch";
+        if (device_.is_cuda() && !autocast_) text += ", turn on the trainer's mixed_precision (bf16)";
+        return text + ", or choose a smaller preset.";
+    };
+    models::reportingOutOfMemory(device_, job, advice, [&] {
+        prepareModules();
+        if (!params_.resumeFrom.empty())
+            resume();
+        else
+            torch::manual_seed(params_.seed);
+        detail::resetPeakMemory(device_);
 
-    sessionStart_ = Clock::now();
-    while (step_ < params_.steps) {
-        trainOneStep();
-        if (result_.status != TrainStatus::Completed) break;
-    }
+        sessionStart_ = Clock::now();
+        while (step_ < params_.steps) {
+            trainOneStep();
+            if (result_.status != TrainStatus::Completed) break;
+        }
+    });
     result_.step = step_;
     if (result_.lastCheckpoint.empty() && !lastGood_.empty()) result_.lastCheckpoint = lastGood_;
     return result_;

@@ -94,7 +94,8 @@ struct TrainResult {
 
 // Runs (or resumes, TrainParams::resumeFrom) the stage's training. Throws UsageError for bad
 // parameters or a stage that breaks its contract, FileError for a checkpoint that cannot be
-// resumed from, TrainingDiverged on NaN/Inf. Callers that also use `namespace astroclip`
+// resumed from, TrainingDiverged on NaN/Inf, OutOfMemoryError when the device runs out of
+// memory (saying what to change; checkpoints already written stay intact). Callers that also use `namespace astroclip`
 // write train::train(...), since the function shares the namespace's name.
 TrainResult train(Stage& stage, const TrainParams& params, const TrainHooks& hooks = {});
 
