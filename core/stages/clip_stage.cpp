@@ -167,9 +167,10 @@ train::LossTerms ClipStage::step(int64_t /*globalStep*/, const train::StepContex
     std::vector<int64_t> rows;
     for (auto i : sampler_.next()) rows.push_back(split_.trainRows[size_t(i)]);
     const int64_t crop = snapshot_->cropSize;
-    auto images = gatherRows(snapshot_->images, {3, crop, crop}, rows).to(ctx.device);
+    auto images = toDevice(gatherRows(snapshot_->images, {3, crop, crop}, rows, pinnedFor(ctx.device)), ctx.device);
     if (options_.imagePreprocess) images = options_.imagePreprocess(images);
-    const auto flux = gatherRows(snapshot_->spectrumFlux, {snapshot_->spectrumLength}, rows).to(ctx.device);
+    const auto flux = toDevice(
+        gatherRows(snapshot_->spectrumFlux, {snapshot_->spectrumLength}, rows, pinnedFor(ctx.device)), ctx.device);
 
     torch::Tensor imageTokens, spectrumTokens;
     {

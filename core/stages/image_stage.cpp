@@ -2,6 +2,7 @@
 
 #include "core/common/error.h"
 #include "core/stages/dino_losses.h"
+#include "core/stages/stage_data.h"
 
 #include <torch/torch.h>
 
@@ -53,6 +54,22 @@ ImageStage::ImageStage(ImageStageConfig config, torch::Tensor images, nlohmann::
     if (provenance_.is_null()) provenance_ = nlohmann::json::object();
     provenance_["images"] = images_.size(0);
     provenance_["image_side"] = images_.size(2);
+    prefetcher_ = std::make_unique<Prefetcher<CropBatch>>([this] { return makeBatch(); });
+}
+
+ImageStage::CropBatch ImageStage::makeBatch() {
+    CropBatch out;
+    out.stateBefore = liveDataState();
+    const auto indices = sampler_.next();
+    auto [globals, locals] = makeCrops(indices);
+    const int64_t gridSide = config_.globalCropSize / config_.vit.patchSize;
+    out.masks = sampleIbotMasks(config_.globalCrops * int64_t(indices.size()), gridSide * gridSide,
+                                config_.ibotMinFraction, config_.ibotMaxFraction, config_.ibotSampleProbability,
+                                augmenter_.engine());
+    out.globals = pinBatches_ ? globals.pin_memory() : globals;
+    out.locals = pinBatches_ ? locals.pin_memory() : locals;
+    if (pinBatches_) out.masks = out.masks.pin_memory();
+    return out;
 }
 
 std::unique_ptr<ImageStage> ImageStage::fromSnapshot(const ImageStageConfig& config, const DatasetSnapshot& snapshot,
@@ -174,14 +191,11 @@ train::LossTerms ImageStage::step(int64_t globalStep, const train::StepContext& 
     student->dino_head->last_layer->frozen = freezePrototypes;
     student->ibotHead().last_layer->frozen = freezePrototypes;
 
-    const auto indices = sampler_.next();
-    const auto batch = int64_t(indices.size());
-    auto [globalsCpu, localsCpu] = makeCrops(indices);
-    const int64_t gridSide = config_.globalCropSize / config_.vit.patchSize;
-    const auto masksCpu = sampleIbotMasks(config_.globalCrops * batch, gridSide * gridSide, config_.ibotMinFraction,
-                                          config_.ibotMaxFraction, config_.ibotSampleProbability, augmenter_.engine());
-    const auto globals = globalsCpu.to(ctx.device);
-    const auto masks = masksCpu.to(ctx.device);
+    pinBatches_ = pinnedFor(ctx.device);
+    const CropBatch crops = prefetcher_->next(/*ahead=*/ctx.device.is_cuda() || prefetchAlways_);
+    const int64_t batch = crops.globals.size(0) / config_.globalCrops;
+    const auto globals = toDevice(crops.globals, ctx.device);
+    const auto masks = toDevice(crops.masks, ctx.device);
     const auto maskedRows = masks.nonzero();  // [M, 2] (image, patch)
     const double teacherTemp = teacherTemperatureAt(config_, globalStep);
     dinoCenter = dinoCenter.to(ctx.device);
@@ -200,7 +214,7 @@ train::LossTerms ImageStage::step(int64_t globalStep, const train::StepContext& 
 
     const auto studentGlobal = student->backbone->forward(globals, masks);
     std::vector<torch::Tensor> clsTokens{studentGlobal.cls};
-    if (config_.localCrops > 0) clsTokens.push_back(student->backbone->forward(localsCpu.to(ctx.device)).cls);
+    if (config_.localCrops > 0) clsTokens.push_back(student->backbone->forward(toDevice(crops.locals, ctx.device)).cls);
     const auto studentDinoLogits = student->dino_head->forward(torch::cat(clsTokens, 0));
     const auto studentMasked = studentGlobal.patches.index({maskedRows.select(1, 0), maskedRows.select(1, 1)});
     const auto studentIbotLogits = student->ibotHead().forward(studentMasked);
@@ -280,13 +294,20 @@ void ImageStage::loadExtraState(const std::map<std::string, torch::Tensor>& stat
     ibotCenterWeight_ = weight("ibot_center_weight");
 }
 
-nlohmann::json ImageStage::dataState() const {
+nlohmann::json ImageStage::liveDataState() const {
     return {{"sampler", sampler_.state()}, {"augment_rng", augmenter_.state()}};
+}
+
+nlohmann::json ImageStage::dataState() const {
+    // A batch made ahead has advanced the sampler and the RNG, but the run has not seen it.
+    if (const CropBatch* waiting = prefetcher_->waiting()) return waiting->stateBefore;
+    return liveDataState();
 }
 
 void ImageStage::loadDataState(const nlohmann::json& state) {
     if (!state.is_object() || !state.contains("sampler") || !state.contains("augment_rng"))
         throw UsageError("image stage data state must hold 'sampler' and 'augment_rng'");
+    prefetcher_->discard();
     sampler_.load(state.at("sampler"));
     augmenter_.loadState(state.at("augment_rng").get<std::string>());
 }

@@ -41,10 +41,13 @@
 #include "core/stages/dino_heads.h"
 #include "core/stages/finetune.h"
 #include "core/stages/image_augment.h"
+#include "core/stages/prefetch.h"
 #include "core/train/stage.h"
 #include "core/train/train_params.h"
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -151,6 +154,11 @@ public:
     // crop-major (crop 0 of every image, then crop 1, ...). Advances the augmentation RNG.
     std::pair<torch::Tensor, torch::Tensor> makeCrops(const std::vector<int64_t>& indices);
 
+    // Batches (crops and iBOT masks) are made one ahead on a worker thread on CUDA runs, so the
+    // CPU's augmentation overlaps the GPU's step (prefetch.h). `always` does so on CPU runs too
+    // (tests; machines with idle cores). The batches drawn are the same either way.
+    void setPrefetch(bool always) { prefetchAlways_ = always; }
+
     const ImageStageConfig& settings() const { return config_; }
     DinoModel student{nullptr};
     DinoModel teacher{nullptr};
@@ -158,6 +166,15 @@ public:
     torch::Tensor ibotCenter;  // [1, K_ibot]
 
 private:
+    // One micro-batch as the CPU made it (page-locked on CUDA runs), with the data state from
+    // before it was drawn: what a checkpoint taken while it waits must record.
+    struct CropBatch {
+        torch::Tensor globals, locals, masks;
+        nlohmann::json stateBefore;
+    };
+    CropBatch makeBatch();
+    nlohmann::json liveDataState() const;
+
     ImageStageConfig config_;
     torch::Tensor images_;
     nlohmann::json provenance_;
@@ -168,6 +185,9 @@ private:
     int64_t pendingDinoRows_ = 0, pendingIbotRows_ = 0;
     // Σ (1 − m) m^k over the center updates so far: the share of the EMA that is data.
     double dinoCenterWeight_ = 0, ibotCenterWeight_ = 0;
+    bool prefetchAlways_ = false;
+    std::atomic<bool> pinBatches_{false};  // set by step(), read by makeBatch on the worker
+    std::unique_ptr<Prefetcher<CropBatch>> prefetcher_;  // last member: its worker uses the others
 };
 
 } // namespace astroclip::stages

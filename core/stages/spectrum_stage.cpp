@@ -156,8 +156,9 @@ train::LossTerms SpectrumStage::step(int64_t /*globalStep*/, const train::StepCo
     setFrozenPartsToEval(*model_, options_.finetune);
     std::vector<int64_t> rows;
     for (auto i : sampler_.next()) rows.push_back(split_.trainRows[size_t(i)]);
-    const auto flux = gatherRows(snapshot_->spectrumFlux, {length_}, rows).to(ctx.device);
-    const auto ivar = gatherRows(snapshot_->spectrumIvar, {length_}, rows).to(ctx.device);
+    const bool pinned = pinnedFor(ctx.device);
+    const auto flux = toDevice(gatherRows(snapshot_->spectrumFlux, {length_}, rows, pinned), ctx.device);
+    const auto ivar = toDevice(gatherRows(snapshot_->spectrumIvar, {length_}, rows, pinned), ctx.device);
     const auto mask =
         chunkMask(int64_t(rows.size()), length_, covered_, options_.maskChunks, chunkWidth_).to(ctx.device);
     const auto result = maskedModelling(*model_, flux, ivar, mask, options_.ivarWeighted);

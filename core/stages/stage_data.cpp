@@ -24,12 +24,12 @@ TrainingSplit trainingSplit(const DatasetSnapshot& snapshot, double heldOutFract
 }
 
 torch::Tensor gatherRows(const std::vector<float>& data, const std::vector<int64_t>& tail,
-                         const std::vector<int64_t>& rows) {
+                         const std::vector<int64_t>& rows, bool pinned) {
     int64_t rowElems = 1;
     for (auto d : tail) rowElems *= d;
     std::vector<int64_t> shape{static_cast<int64_t>(rows.size())};
     shape.insert(shape.end(), tail.begin(), tail.end());
-    auto out = torch::empty(shape, torch::kFloat);
+    auto out = torch::empty(shape, torch::TensorOptions().dtype(torch::kFloat).pinned_memory(pinned));
     float* dst = out.data_ptr<float>();
     for (size_t i = 0; i < rows.size(); ++i) {
         assert(rows[i] >= 0 && size_t(rows[i] + 1) * size_t(rowElems) <= data.size());
@@ -37,6 +37,10 @@ torch::Tensor gatherRows(const std::vector<float>& data, const std::vector<int64
                     size_t(rowElems) * sizeof(float));
     }
     return out;
+}
+
+torch::Tensor toDevice(const torch::Tensor& host, c10::Device device) {
+    return host.to(device, /*non_blocking=*/host.is_pinned());
 }
 
 nlohmann::json snapshotProvenance(const DatasetSnapshot& snapshot, const TrainingSplit& split) {

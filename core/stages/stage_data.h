@@ -23,9 +23,19 @@ struct TrainingSplit {
 TrainingSplit trainingSplit(const DatasetSnapshot& snapshot, double heldOutFraction, uint64_t seed);
 
 // float32 tensor [rows.size(), tail...] holding the given rows of a row-major array whose
-// rows have prod(tail) elements (a copy: the snapshot stays untouched).
+// rows have prod(tail) elements (a copy: the snapshot stays untouched). With `pinned`, in
+// page-locked memory, so that toDevice() sends it to a GPU without blocking the host.
 torch::Tensor gatherRows(const std::vector<float>& data, const std::vector<int64_t>& tail,
-                         const std::vector<int64_t>& rows);
+                         const std::vector<int64_t>& rows, bool pinned = false);
+
+// Whether a batch bound for `device` is made in page-locked memory: on CUDA, where it makes
+// host-to-device copies asynchronous and about twice as fast; a LibTorch without CUDA has no
+// page-locked allocator.
+inline bool pinnedFor(c10::Device device) { return device.is_cuda(); }
+
+// `host` moved to `device`; the copy is queued without blocking the host when `host` is
+// page-locked (LibTorch keeps the memory alive until the copy has run).
+torch::Tensor toDevice(const torch::Tensor& host, c10::Device device);
 
 // {"catalog", "fingerprint", "where", "modality", "crop_size", "spectrum_downsample",
 //  "spectrum_length", "selected", "loaded", "skipped_*", "failed", "train_objects",

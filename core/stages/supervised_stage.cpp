@@ -304,12 +304,14 @@ std::vector<train::HealthGuard> SupervisedStage::healthGuards() const {
 }
 
 at::Tensor SupervisedStage::inputs(const std::vector<int64_t>& rows, bool augment, const c10::Device& device) {
-    if (!vit_) return gatherRows(snapshot_->spectrumFlux, {snapshot_->spectrumLength}, rows).to(device);
+    const bool pinned = pinnedFor(device);
+    if (!vit_)
+        return toDevice(gatherRows(snapshot_->spectrumFlux, {snapshot_->spectrumLength}, rows, pinned), device);
     const int64_t side = snapshot_->cropSize;
-    auto images = gatherRows(snapshot_->images, {3, side, side}, rows);
+    auto images = gatherRows(snapshot_->images, {3, side, side}, rows, pinned);
     if (augment)
         for (int64_t b = 0; b < images.size(0); ++b) images[b].copy_(augmenter_.augment(images[b]));
-    return normalizeNanomaggies(images.to(device), options_.normalization);
+    return normalizeNanomaggies(toDevice(images, device), options_.normalization);
 }
 
 at::Tensor SupervisedStage::embed(const at::Tensor& inputs) {

@@ -130,6 +130,7 @@ private Q_SLOTS:
     void presetsAreValid();
     void dataStateReproducesCrops();
     void shortTrainingRunLearnsWithoutCollapse();
+    void cancelledRunResumesExactly_data();
     void cancelledRunResumesExactly();
 };
 
@@ -494,7 +495,16 @@ void TestImageStage::shortTrainingRunLearnsWithoutCollapse() {
     QVERIFY(std::abs(extra.at("dino_center_weight").item<double>() - (1.0 - std::pow(0.5, double(steps)))) < 1e-12);
 }
 
+void TestImageStage::cancelledRunResumesExactly_data() {
+    QTest::addColumn<bool>("prefetch");
+    QTest::newRow("batches made on demand") << false;
+    // As on CUDA: the checkpoint is written while the next batch waits, made ahead on a worker
+    // thread; it must record the state before that batch.
+    QTest::newRow("batches made ahead") << true;
+}
+
 void TestImageStage::cancelledRunResumesExactly() {
+    QFETCH(bool, prefetch);
     QTemporaryDir dir;
     QVERIFY(dir.isValid());
     auto config = tinyConfig();
@@ -511,6 +521,7 @@ void TestImageStage::cancelledRunResumesExactly() {
 
     torch::manual_seed(6);
     ImageStage first(config, images);
+    first.setPrefetch(prefetch);
     auto p1 = params;
     p1.outDir = dir.path().toStdString();
     train::TrainHooks stopAt9;
@@ -532,6 +543,7 @@ void TestImageStage::cancelledRunResumesExactly() {
 
     torch::manual_seed(99);  // the weights come from the checkpoint
     ImageStage second(config, images);
+    second.setPrefetch(prefetch);
     auto p2 = params;
     p2.resumeFrom = part.lastCheckpoint;
     const auto resumed = train::train(second, p2);
