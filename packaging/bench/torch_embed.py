@@ -8,7 +8,9 @@ objects/s. Prints one JSON line.
   specformer: AstroCLIP's per-spectrum standardisation and stats token, mean final-norm token
 
 Usage: torch_embed.py --model vit|specformer --preset NAME --batch B --objects N --passes P
-                      --warmup W --threads T [--expect-params P]
+                      --warmup W --threads T [--expect-params P] [--device cuda]
+With --device cuda the objects stay in host memory and each batch is sent to the GPU and its
+vectors brought back, as astroclip-embed-bench does.
 """
 import argparse
 import json
@@ -30,8 +32,9 @@ def spectrum_tokens(model, flux):
     mean = flux.mean(1, keepdim=True)
     std = flux.std(1, unbiased=True, keepdim=True).clamp_min(0.2)
     slices = ((flux - mean) / std).unfold(1, model.patch, model.stride)
-    stats = torch.cat([(mean - 2.0) / 2.0, (std - 2.0) / 8.0, torch.zeros(b, model.patch)], 1).unsqueeze(1)
-    return torch.cat([stats, torch.cat([torch.zeros(b, patches, 2), slices], 2)], 1)
+    zeros = lambda *shape: torch.zeros(*shape, device=flux.device)
+    stats = torch.cat([(mean - 2.0) / 2.0, (std - 2.0) / 8.0, zeros(b, model.patch)], 1).unsqueeze(1)
+    return torch.cat([stats, torch.cat([zeros(b, patches, 2), slices], 2)], 1)
 
 
 def main():
@@ -44,7 +47,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--expect-params", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
 
@@ -52,7 +57,7 @@ def main():
         image, patch, dim, depth, heads = VIT_PRESETS[args.preset]
         model = ViT(image, patch, dim, depth, heads)
         data = torch.rand(args.objects, 3, image, image) * 0.1
-        scale = torch.tensor(BAND_SCALE).view(1, 3, 1, 1)
+        scale = torch.tensor(BAND_SCALE, device=device).view(1, 3, 1, 1)
 
         def encode(batch):
             return model(torch.asinh(SOFTENING * scale * batch) / math.sqrt(SOFTENING))
@@ -67,12 +72,13 @@ def main():
         sys.exit(f"architecture drift: Python {args.model} '{args.preset}' has {params} parameters, "
                  f"the C++ model {args.expect_params}")
 
-    model.eval()
+    model.to(device).eval()
     times, width = [], 0
     for i in range(args.warmup + args.passes):
         t0 = time.perf_counter()
         with torch.inference_mode():
-            out = torch.cat([encode(data[s:s + args.batch]) for s in range(0, args.objects, args.batch)])
+            out = torch.cat([encode(data[s:s + args.batch].to(device)).float().cpu()
+                             for s in range(0, args.objects, args.batch)])
         width = out.size(1)
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
@@ -82,7 +88,7 @@ def main():
         "objects": args.objects, "threads": torch.get_num_threads(), "params": params, "width": width,
         "passes": len(times), "pass_seconds_median": median, "objects_per_second": args.objects / median,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "torch": torch.__version__,
+        "torch": torch.__version__, "device": str(device),
     }))
 
 

@@ -112,7 +112,7 @@ class SpecFormer(nn.Module):
         self.head = nn.Linear(dim, patch + 2)
 
     def encode(self, tokens):
-        x = self.data_embed(tokens) + self.position_embed(torch.arange(tokens.size(1)))
+        x = self.data_embed(tokens) + self.position_embed(torch.arange(tokens.size(1), device=tokens.device))
         for block in self.blocks:
             x = block(x)
         x = self.final_layernorm(x)

@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
     app.add_option("--passes", passes, "timed passes")->check(CLI::PositiveNumber);
     app.add_option("--warmup", warmup, "untimed passes first")->check(CLI::NonNegativeNumber);
     app.add_option("--threads", threads, "LibTorch CPU threads")->check(CLI::PositiveNumber);
+    std::string device = "cpu";
+    app.add_option("--device", device, "cpu, cuda or cuda:N (inputs stay on the CPU, as `astroclip embed` reads them)");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
         torch::manual_seed(1);
         embed::EncodeOptions options;
         options.batchSize = batch;
+        options.device = c10::Device(device);
         std::function<at::Tensor()> pass;
         int64_t params = 0;
         models::VisionTransformer vit{nullptr};
@@ -62,11 +65,13 @@ int main(int argc, char** argv) {
         if (model == "vit") {
             const auto config = models::ViTConfig::preset(preset);
             vit = models::VisionTransformer(config);
+            vit->to(options.device);
             params = countParameters(vit);
             input = 0.1 * torch::rand({objects, 3, config.imageSize, config.imageSize});
             pass = [&] { return embed::encodeImages(*vit, input, {}, options); };
         } else {
             specformer = models::SpecFormer(models::SpecFormerConfig::preset(preset));
+            specformer->to(options.device);
             params = countParameters(specformer);
             input = 1.0 + torch::rand({objects, int64_t(DesiGrid::kSize)});
             pass = [&] { return embed::encodeSpectra(*specformer, input, options); };
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
                                     {"pass_seconds_median", median},
                                     {"objects_per_second", double(objects) / median},
                                     {"peak_rss_bytes", bench::peakRssBytes()},
+                                    {"device", options.device.str()},
                                     {"torch", TORCH_VERSION}};
         std::cout << out.dump() << std::endl;
     } catch (const std::exception& e) {

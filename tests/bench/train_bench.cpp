@@ -8,7 +8,12 @@
 //   vit:        SupervisedStage regression, linear head on the CLS token, g,r,z cutouts at the
 //               preset's image size
 //   specformer: SpectrumStage masked modelling on 7781-pixel spectra
+//   image-dino: the full image stage (DINO + iBOT + KoLeo, student and EMA teacher, multi-crop
+//               augmentation on the CPU) with the preset's geometry; `--batch` images per step
+// --device cuda and --precision bf16 give the GPU figures (tools/gpu-check.sh); the peak
+// memory is then the CUDA allocator's.
 #include "core/data/wavegrid.h"
+#include "core/stages/image_stage.h"
 #include "core/stages/spectrum_stage.h"
 #include "core/stages/supervised_stage.h"
 #include "core/train/trainer.h"
@@ -71,7 +76,12 @@ int main(int argc, char** argv) {
     std::string model = "vit", preset = "tiny";
     int64_t batch = 32, steps = 10, warmup = 3, objects = 0;
     int threads = int(std::thread::hardware_concurrency());
-    app.add_option("--model", model, "vit or specformer")->check(CLI::IsMember({"vit", "specformer"}));
+    std::string device = "cpu", precision = "fp32";
+    app.add_option("--model", model, "vit, specformer or image-dino")
+        ->check(CLI::IsMember({"vit", "specformer", "image-dino"}));
+    app.add_option("--device", device, "cpu, cuda or cuda:N");
+    app.add_option("--precision", precision, "fp32, or bf16 (autocast; CUDA only)")
+        ->check(CLI::IsMember({"fp32", "bf16"}));
     app.add_option("--preset", preset, "model preset (vit: tiny, small, base; specformer: tiny, full)");
     app.add_option("--batch", batch, "batch size")->check(CLI::PositiveNumber);
     app.add_option("--steps", steps, "timed steps")->check(CLI::PositiveNumber);
@@ -83,7 +93,14 @@ int main(int argc, char** argv) {
 
     try {
         std::unique_ptr<train::Stage> stage;
-        if (model == "vit") {
+        if (model == "image-dino") {
+            auto config = stages::imageStageConfig(preset);
+            config.batchSize = batch;
+            const int64_t side = config.vit.imageSize + 8;  // cutouts a little larger than the global crop
+            torch::manual_seed(1);
+            const auto images = 0.1f * torch::rand({objects, 3, side, side});
+            stage = std::make_unique<stages::ImageStage>(config, images);
+        } else if (model == "vit") {
             const auto config = models::ViTConfig::preset(preset);
             auto snapshot = randomSnapshot(objects, int(config.imageSize), 0);
             stages::SupervisedStageOptions options;
@@ -107,15 +124,18 @@ int main(int argc, char** argv) {
         params.warmupSteps = 0;  // the schedule does not change the cost of a step
         params.lr = 1e-4;
         params.weightDecay = 0.05;
-        params.device = "cpu";
+        params.device = device;
+        params.mixedPrecision = precision == "bf16";
         params.threads = threads;
         params.seed = 1;
 
         using Clock = std::chrono::steady_clock;
         std::vector<Clock::time_point> marks{Clock::now()};
+        train::TrainProgress last;
         train::TrainHooks hooks;
-        hooks.progress = [&](const train::TrainProgress&) {
+        hooks.progress = [&](const train::TrainProgress& p) {
             marks.push_back(Clock::now());
+            last = p;
             return true;
         };
         train::train(*stage, params, hooks);
@@ -136,6 +156,10 @@ int main(int argc, char** argv) {
                                     {"steps_per_second", 1.0 / median},
                                     {"samples_per_second", double(batch) / median},
                                     {"peak_rss_bytes", bench::peakRssBytes()},
+                                    {"device", last.device},
+                                    {"precision", precision},
+                                    {"peak_memory_bytes", last.peakMemoryBytes},
+                                    {"memory_kind", last.memoryKind},
                                     {"torch", TORCH_VERSION}};
         std::cout << out.dump() << std::endl;
     } catch (const std::exception& e) {
