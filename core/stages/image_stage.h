@@ -151,7 +151,8 @@ public:
     void updateTeacher(double momentum);
 
     // The crops of one batch, normalised: globals [G·B, 3, g, g] and locals [L·B, 3, l, l],
-    // crop-major (crop 0 of every image, then crop 1, ...). Advances the augmentation RNG.
+    // crop-major (crop 0 of every image, then crop 1, ...), made on LibTorch's intra-op threads
+    // and the same for any thread count. Advances the augmentation RNG.
     std::pair<torch::Tensor, torch::Tensor> makeCrops(const std::vector<int64_t>& indices);
 
     // Batches (crops and iBOT masks) are made one ahead on a worker thread on CUDA runs, so the

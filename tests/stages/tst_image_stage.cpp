@@ -421,6 +421,18 @@ void TestImageStage::dataStateReproducesCrops() {
     QVERIFY(torch::equal(l1, l2));
     QCOMPARE(g1.sizes(), (c10::IntArrayRef{4, 3, 24, 24}));
     QCOMPARE(l1.sizes(), (c10::IntArrayRef{8, 3, 12, 12}));
+
+    // Crops are made on several threads but do not depend on how many.
+    const int threads = torch::get_num_threads();
+    torch::set_num_threads(1);
+    ImageStage single(tinyConfig(), images);
+    const auto [g3, l3] = single.makeCrops({0, 1, 2, 3, 4, 5});
+    torch::set_num_threads(2);
+    ImageStage several(tinyConfig(), images);
+    const auto [g4, l4] = several.makeCrops({0, 1, 2, 3, 4, 5});
+    torch::set_num_threads(threads);
+    QVERIFY(torch::equal(g3, g4));
+    QVERIFY(torch::equal(l3, l4));
 }
 
 void TestImageStage::shortTrainingRunLearnsWithoutCollapse() {
