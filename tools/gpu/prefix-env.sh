@@ -59,7 +59,7 @@ _astroclip_prefix_env() {
   fi
 
   # Prepends $2 to the :-list named $1 unless already there (sourcing twice is harmless).
-  _astroclip_prepend() { case ":${!1}:" in *":$2:"*) ;; *) export "$1=$2${!1:+:${!1}}" ;; esac; }
+  _astroclip_prepend() { case ":${!1-}:" in *":$2:"*) ;; *) export "$1=$2${!1:+:${!1}}" ;; esac; }
   _astroclip_prepend PATH "$prefix/bin"
   _astroclip_prepend LD_LIBRARY_PATH "$prefix/lib/$arch"
   _astroclip_prepend LD_LIBRARY_PATH "$lib/openblas-openmp"
