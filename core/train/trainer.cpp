@@ -1,8 +1,7 @@
 #include "core/train/trainer.h"
 
-#include "core/models/out_of_memory.h"
-
 #include "core/common/log.h"
+#include "core/models/out_of_memory.h"
 #include "core/train/optimizer.h"
 #include "core/train/run_checkpoint.h"
 #include "core/train/torch_compat.h"
