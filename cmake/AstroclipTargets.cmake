@@ -27,11 +27,16 @@ function(astroclip_add_plugin name)
 endfunction()
 
 # astroclip_add_test(NAME SOURCES... LABELS unit|integration|gui|gpu|slow|bench [DEPS ...]
-#                    [FIXTURES_REQUIRED ...] [TIMEOUT s])
-#   A Qt Test executable registered with ctest under its labels.
+#                    [FIXTURES_REQUIRED ...] [TIMEOUT s] [EXCLUDE_FROM_ALL])
+#   A Qt Test executable registered with ctest under its labels. EXCLUDE_FROM_ALL leaves it out
+#   of the default build (a fixture test must then build it before it runs).
 function(astroclip_add_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LABELS;DEPS;FIXTURES_REQUIRED;ENVIRONMENT" ${ARGN})
-  add_executable(${name} ${ARG_SOURCES})
+  cmake_parse_arguments(ARG "EXCLUDE_FROM_ALL" "TIMEOUT" "SOURCES;LABELS;DEPS;FIXTURES_REQUIRED;ENVIRONMENT" ${ARGN})
+  if(ARG_EXCLUDE_FROM_ALL)
+    add_executable(${name} EXCLUDE_FROM_ALL ${ARG_SOURCES})
+  else()
+    add_executable(${name} ${ARG_SOURCES})
+  endif()
   target_link_libraries(${name} PRIVATE Qt6::Test astroclip_core ${ARG_DEPS})
   target_compile_definitions(${name} PRIVATE QT_NO_KEYWORDS
     ASTROCLIP_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data"

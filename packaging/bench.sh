@@ -12,6 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/setup.sh --with-test-peers >/dev/null
+# The benchmark programs are not part of the default build.
+cmake --build build --target astroclip-train-bench astroclip-embed-bench astroclip-search-bench astroclip-umap-bench >/dev/null
 ngal=${1:-300}
 nrows=${2:-1000000}
 work=$(mktemp -d)
