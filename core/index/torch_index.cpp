@@ -105,10 +105,10 @@ private:
                 return "It holds " + std::to_string(size()) + " vectors of dimension " + std::to_string(dim()) +
                        " (float32); use \"torch:cpu\", \"Flat\" or a compressed FAISS index (IVF…,PQ…).";
             },
-            [&] { append(x, n, ids); });
+            [&] { appendRows(x, n, ids); });
     }
 
-    void append(const float* x, int64_t n, const int64_t* ids) {
+    void appendRows(const float* x, int64_t n, const int64_t* ids) {
         TorchThreadScope threads(this->threads());
         const int64_t count = size();
         if (count + n > storage_.size(0)) {
@@ -152,10 +152,11 @@ private:
                 return "Lower the scores computed at once (--search-param blockElements=N; " +
                        std::to_string(blockElements_) + " now) or search fewer queries per call.";
             },
-            [&] { search(queries, nq, k, allowed, out); });
+            [&] { searchBlocks(queries, nq, k, allowed, out); });
     }
 
-    void search(const float* queries, int64_t nq, int64_t k, const IdSelection* allowed, SearchResults& out) const {
+    void searchBlocks(const float* queries, int64_t nq, int64_t k, const IdSelection* allowed,
+                      SearchResults& out) const {
         TorchThreadScope threads(this->threads());
         at::NoGradGuard noGrad;
         const int64_t n = size();
